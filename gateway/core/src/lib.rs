@@ -1,0 +1,16 @@
+//! Vocabulary shared by every wiregate crate.
+//!
+//! Nothing here does I/O: keys and their encodings, the desired configuration of a tunnel
+//! and its peers (with the validation every backend relies on), the [`Backend`] trait that
+//! the userspace, Linux-kernel and Windows-NT data planes implement, and the WireGuard
+//! protocol constants.
+#![forbid(unsafe_code)]
+
+pub mod backend;
+pub mod config;
+pub mod key;
+pub mod protocol;
+
+pub use backend::{Backend, BackendError, PeerState, TunnelState};
+pub use config::{ConfigError, PeerConfig, TunnelConfig};
+pub use key::{KeyError, PresharedKey, PrivateKey, PublicKey};

@@ -1,0 +1,314 @@
+//! The `wiregate serve` configuration file (TOML), and the embedded default used when
+//! none is given. Parsing turns it into validated [`TunnelConfig`]s; anything wrong is
+//! reported with the file, the tunnel and the field, before anything is started.
+
+use crate::keyfile;
+use ipnet::IpNet;
+use serde::Deserialize;
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use wiregate_core::config::DEFAULT_MTU;
+use wiregate_core::{ConfigError, PeerConfig, PresharedKey, PrivateKey, PublicKey, TunnelConfig};
+
+pub const DEFAULT_STATE_DIR: &str = "/var/lib/wiregate";
+
+/// Used when `serve` is given no `--config`: one tunnel, a key generated on first start.
+pub const EMBEDDED_DEFAULT: &str = r#"
+[[tunnel]]
+name = "wg0"
+listen_port = 51820
+addresses = ["10.99.0.1/24", "fd99::1/64"]
+"#;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    state_dir: Option<PathBuf>,
+    shards: Option<usize>,
+    #[serde(default, rename = "tunnel")]
+    tunnels: Vec<FileTunnel>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileTunnel {
+    name: String,
+    listen_port: u16,
+    private_key: Option<String>,
+    private_key_file: Option<PathBuf>,
+    #[serde(default)]
+    addresses: Vec<IpNet>,
+    mtu: Option<u16>,
+    #[serde(default)]
+    fwmark: u32,
+    #[serde(default, rename = "peer")]
+    peers: Vec<FilePeer>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FilePeer {
+    public_key: String,
+    preshared_key: Option<String>,
+    #[serde(default)]
+    allowed_ips: Vec<IpNet>,
+    endpoint: Option<SocketAddr>,
+    persistent_keepalive: Option<u16>,
+}
+
+/// The whole configuration, resolved: keys loaded or generated, every tunnel validated.
+#[derive(Debug)]
+pub struct Config {
+    pub state_dir: PathBuf,
+    pub shards: Option<usize>,
+    pub tunnels: Vec<TunnelConfig>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{path}: {message}")]
+    Parse { path: String, message: String },
+    #[error("{path}: tunnel {tunnel}: {message}")]
+    Tunnel {
+        path: String,
+        tunnel: String,
+        message: String,
+    },
+    #[error("{path}: {source}")]
+    Invalid {
+        path: String,
+        source: Box<ConfigError>,
+    },
+    #[error("{0}")]
+    Key(#[from] keyfile::Error),
+}
+
+impl Config {
+    pub fn load(path: Option<&Path>, state_dir: Option<&Path>) -> Result<Self, Error> {
+        let (origin, text) = match path {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| Error::Parse {
+                    path: path.display().to_string(),
+                    message: e.to_string(),
+                })?;
+                (path.display().to_string(), text)
+            }
+            None => (
+                "embedded default configuration".to_owned(),
+                EMBEDDED_DEFAULT.to_owned(),
+            ),
+        };
+        Self::parse(&origin, &text, state_dir)
+    }
+
+    /// Parses `text`; `origin` names it in errors. `state_dir` overrides the file's.
+    pub fn parse(origin: &str, text: &str, state_dir: Option<&Path>) -> Result<Self, Error> {
+        let file: FileConfig = toml::from_str(text).map_err(|e| Error::Parse {
+            path: origin.to_owned(),
+            message: e.to_string(),
+        })?;
+        let state_dir = state_dir
+            .map(Path::to_path_buf)
+            .or(file.state_dir)
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_STATE_DIR));
+        if file.tunnels.is_empty() {
+            return Err(Error::Parse {
+                path: origin.to_owned(),
+                message: "no [[tunnel]] is configured".into(),
+            });
+        }
+        if file.shards == Some(0) {
+            return Err(Error::Parse {
+                path: origin.to_owned(),
+                message: "shards must be at least 1".into(),
+            });
+        }
+        let mut names = HashSet::new();
+        let mut ports = HashSet::new();
+        let mut tunnels = Vec::with_capacity(file.tunnels.len());
+        for t in file.tunnels {
+            let fail = |message: String| Error::Tunnel {
+                path: origin.to_owned(),
+                tunnel: t.name.clone(),
+                message,
+            };
+            if !names.insert(t.name.clone()) {
+                return Err(fail("the name is used by two tunnels".into()));
+            }
+            if t.listen_port != 0 && !ports.insert(t.listen_port) {
+                return Err(fail(format!(
+                    "listen_port {} is used by two tunnels",
+                    t.listen_port
+                )));
+            }
+            let private_key = match (&t.private_key, &t.private_key_file) {
+                (Some(_), Some(_)) => {
+                    return Err(fail(
+                        "give private_key or private_key_file, not both".into(),
+                    ));
+                }
+                (Some(inline), None) => PrivateKey::from_base64(inline)
+                    .map_err(|e| fail(format!("private_key: {e}")))?,
+                (None, Some(file)) => keyfile::load(file)?,
+                (None, None) => {
+                    if !wiregate_core::config::valid_interface_name(&t.name) {
+                        return Err(Error::Invalid {
+                            path: origin.to_owned(),
+                            source: Box::new(ConfigError::BadName(t.name.clone())),
+                        });
+                    }
+                    keyfile::load_or_generate(&state_dir.join(format!("{}.key", t.name)))?
+                }
+            };
+            let mut peers = Vec::with_capacity(t.peers.len());
+            for p in &t.peers {
+                let public_key = PublicKey::from_base64(&p.public_key)
+                    .map_err(|e| fail(format!("peer public_key {:?}: {e}", p.public_key)))?;
+                let preshared_key = p
+                    .preshared_key
+                    .as_deref()
+                    .map(PresharedKey::from_base64)
+                    .transpose()
+                    .map_err(|e| fail(format!("peer {public_key}: preshared_key: {e}")))?;
+                peers.push(PeerConfig {
+                    public_key,
+                    preshared_key,
+                    allowed_ips: p.allowed_ips.clone(),
+                    endpoint: p.endpoint,
+                    persistent_keepalive: p.persistent_keepalive.filter(|&k| k != 0),
+                });
+            }
+            let tunnel = TunnelConfig {
+                name: t.name.clone(),
+                listen_port: t.listen_port,
+                private_key,
+                addresses: t.addresses.clone(),
+                mtu: t.mtu.unwrap_or(DEFAULT_MTU),
+                fwmark: t.fwmark,
+                peers,
+            };
+            tunnel.validate().map_err(|source| Error::Invalid {
+                path: origin.to_owned(),
+                source: Box::new(source),
+            })?;
+            tunnels.push(tunnel);
+        }
+        Ok(Config {
+            state_dir,
+            shards: file.shards,
+            tunnels,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key() -> String {
+        PrivateKey::generate().public_key().to_base64()
+    }
+
+    fn parse(text: &str) -> Result<Config, Error> {
+        let dir = tempfile::tempdir().unwrap();
+        Config::parse("test.toml", text, Some(dir.path()))
+    }
+
+    fn error(text: &str) -> String {
+        parse(text).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn parses_a_full_configuration() {
+        let text = format!(
+            r#"
+            shards = 2
+            [[tunnel]]
+            name = "wg0"
+            listen_port = 51820
+            private_key = "{}"
+            addresses = ["10.0.0.1/24", "fd00::1/64"]
+            mtu = 1380
+            [[tunnel.peer]]
+            public_key = "{}"
+            allowed_ips = ["10.0.0.2/32", "fd00::2/128"]
+            endpoint = "192.0.2.7:51820"
+            persistent_keepalive = 25
+            [[tunnel]]
+            name = "wg1"
+            listen_port = 51821
+            "#,
+            PrivateKey::generate().expose_base64(),
+            key()
+        );
+        let config = parse(&text).unwrap();
+        assert_eq!(config.shards, Some(2));
+        assert_eq!(config.tunnels.len(), 2);
+        let wg0 = &config.tunnels[0];
+        assert_eq!(wg0.mtu, 1380);
+        assert_eq!(wg0.peers[0].persistent_keepalive, Some(25));
+        assert_eq!(config.tunnels[1].mtu, DEFAULT_MTU);
+    }
+
+    #[test]
+    fn the_embedded_default_is_valid_and_generates_a_key_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = Config::parse("default", EMBEDDED_DEFAULT, Some(dir.path())).unwrap();
+        let second = Config::parse("default", EMBEDDED_DEFAULT, Some(dir.path())).unwrap();
+        assert_eq!(first.tunnels[0].private_key, second.tunnels[0].private_key);
+    }
+
+    #[test]
+    fn reports_each_mistake_clearly() {
+        let cases = [
+            (
+                "[[tunnel]]\nname = \"wg0\"\nlisten_port = 1\nbogus = 1",
+                "unknown field `bogus`",
+            ),
+            (
+                "shards = 0\n[[tunnel]]\nname = \"wg0\"\nlisten_port = 1",
+                "shards must be at least 1",
+            ),
+            ("", "no [[tunnel]]"),
+            (
+                "[[tunnel]]\nname = \"wg0\"\nlisten_port = 99999",
+                "listen_port",
+            ),
+            (
+                "[[tunnel]]\nname = \"wg0\"\nlisten_port = 1\nprivate_key = \"short\"",
+                "private_key",
+            ),
+            (
+                "[[tunnel]]\nname = \"wg0\"\nlisten_port = 1\n[[tunnel]]\nname = \"wg0\"\nlisten_port = 2",
+                "used by two tunnels",
+            ),
+            (
+                "[[tunnel]]\nname = \"a\"\nlisten_port = 1\n[[tunnel]]\nname = \"b\"\nlisten_port = 1",
+                "listen_port 1 is used by two",
+            ),
+            (
+                "[[tunnel]]\nname = \"wg0\"\nlisten_port = 1\naddresses = [\"10.0.0.1/40\"]",
+                "addresses",
+            ),
+            (
+                "[[tunnel]]\nname = \"wg0\"\nlisten_port = 1\n[[tunnel.peer]]\npublic_key = \"nope\"",
+                "public_key \"nope\"",
+            ),
+            (
+                "[[tunnel]]\nname = \"a/b\"\nlisten_port = 1",
+                "not a valid interface name",
+            ),
+        ];
+        for (text, expected) in cases {
+            let message = error(text);
+            assert!(message.contains(expected), "{text:?}: {message}");
+        }
+        let overlap = format!(
+            "[[tunnel]]\nname = \"wg0\"\nlisten_port = 1\n[[tunnel.peer]]\npublic_key = \"{}\"\nallowed_ips = [\"10.0.0.0/24\"]\n[[tunnel.peer]]\npublic_key = \"{}\"\nallowed_ips = [\"10.0.0.5/32\"]",
+            key(),
+            key()
+        );
+        assert!(error(&overlap).contains("overlaps"), "{}", error(&overlap));
+    }
+}

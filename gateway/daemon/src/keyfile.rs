@@ -1,0 +1,90 @@
+//! Private key files: base64 on one line, as `wg genkey` writes them, readable by the
+//! owner only. A missing key is generated once and kept, so a tunnel's public key
+//! survives restarts.
+
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use wiregate_core::PrivateKey;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{path}: {message}")]
+    File { path: PathBuf, message: String },
+}
+
+fn fail(path: &Path, message: impl ToString) -> Error {
+    Error::File {
+        path: path.to_path_buf(),
+        message: message.to_string(),
+    }
+}
+
+pub fn load(path: &Path) -> Result<PrivateKey, Error> {
+    let text = std::fs::read_to_string(path).map_err(|e| fail(path, e))?;
+    let mode = std::fs::metadata(path)
+        .map_err(|e| fail(path, e))?
+        .permissions()
+        .mode();
+    if mode & 0o077 != 0 {
+        tracing::warn!(path = %path.display(), mode = format!("{:o}", mode & 0o777), "private key file is readable by others; chmod 600 it");
+    }
+    PrivateKey::from_base64(&text).map_err(|e| fail(path, e))
+}
+
+/// Loads the key at `path`, or generates one there (mode 0600, directory 0700) if the
+/// file does not exist.
+pub fn load_or_generate(path: &Path) -> Result<PrivateKey, Error> {
+    if path.exists() {
+        return load(path);
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| fail(dir, e))?;
+        let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
+    }
+    let key = PrivateKey::generate();
+    // Written to a temporary name and renamed, so a crash never leaves half a key.
+    let partial = path.with_extension("key.partial");
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&partial)
+        .map_err(|e| fail(&partial, e))?;
+    writeln!(file, "{}", key.expose_base64())
+        .and_then(|()| file.sync_all())
+        .map_err(|e| fail(&partial, e))?;
+    std::fs::rename(&partial, path).map_err(|e| fail(path, e))?;
+    tracing::info!(path = %path.display(), public_key = %key.public_key(), "generated a private key");
+    Ok(key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generates_once_with_owner_only_mode() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state/wg0.key");
+        let key = load_or_generate(&path).unwrap();
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        assert_eq!(load_or_generate(&path).unwrap(), key);
+    }
+
+    #[test]
+    fn a_corrupt_key_file_is_an_error_naming_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bad.key");
+        std::fs::write(&path, "not a key\n").unwrap();
+        let message = load(&path).unwrap_err().to_string();
+        assert!(
+            message.contains("bad.key") && message.contains("base64"),
+            "{message}"
+        );
+    }
+}

@@ -1,0 +1,116 @@
+//! `wiregate`: the gateway daemon (`wiregate serve`), its tools (`wiregate stats`), and a
+//! drop-in for wireguard-go (`wiregate [-f] <interface>`), so wg-quick and anything else
+//! that drives wireguard-go drives wiregate the same way.
+#![forbid(unsafe_code)]
+
+mod config;
+mod dropin;
+mod keyfile;
+mod serve;
+mod signals;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "wiregate",
+    version,
+    about = "A high-throughput, multi-tunnel WireGuard gateway"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the gateway: every tunnel of the configuration file (or the embedded default).
+    Serve {
+        /// TOML configuration file; without it, one tunnel `wg0` on port 51820.
+        #[arg(short, long)]
+        config: Option<PathBuf>,
+        /// Shards (threads, sockets, TUN queues) per tunnel; default: one per core.
+        #[arg(long)]
+        shards: Option<usize>,
+        /// Where generated keys are kept (overrides the file's `state_dir`).
+        #[arg(long)]
+        state_dir: Option<PathBuf>,
+    },
+    /// Print a running tunnel's per-shard counters.
+    Stats {
+        /// The tunnel (interface) name.
+        interface: String,
+    },
+}
+
+/// The wireguard-go command line: `wiregate [-f|--foreground] [--shards N] <interface>`.
+#[derive(Debug, Parser)]
+#[command(
+    name = "wiregate",
+    about = "Userspace WireGuard for one interface, as wireguard-go"
+)]
+pub struct DropIn {
+    /// Stay in the foreground instead of returning once the interface is up.
+    #[arg(short, long)]
+    pub foreground: bool,
+    /// Shards for this interface; default: one per core.
+    #[arg(long)]
+    pub shards: Option<usize>,
+    /// The interface to create.
+    pub interface: String,
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("RUST_LOG")
+        .or_else(|_| tracing_subscriber::EnvFilter::try_from_env("LOG_LEVEL"))
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+}
+
+/// Default shards: one per core.
+pub fn default_shards() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+fn main() -> ExitCode {
+    init_logging();
+    let args: Vec<String> = std::env::args().collect();
+    let is_command = args
+        .iter()
+        .skip(1)
+        .find(|a| !a.starts_with('-'))
+        .is_some_and(|a| matches!(a.as_str(), "serve" | "stats" | "help"));
+    let wants_help = args
+        .iter()
+        .skip(1)
+        .any(|a| matches!(a.as_str(), "-h" | "--help" | "-V" | "--version"));
+    let result = if is_command || (wants_help && args.len() == 2) || args.len() == 1 {
+        match Cli::parse().command {
+            Command::Serve {
+                config,
+                shards,
+                state_dir,
+            } => serve::run(config.as_deref(), shards, state_dir.as_deref()),
+            Command::Stats { interface } => {
+                wiregate_dataplane::uapi_server::query_stats(&interface)
+                    .map(|text| print!("{text}"))
+                    .map_err(|e| e.to_string())
+            }
+        }
+    } else {
+        dropin::run(DropIn::parse())
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("wiregate: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,126 @@
+//! The userspace backend: a [`Device`] plus what `wg-quick` would otherwise do around it
+//! (the interface's MTU, addresses and routes) and its UAPI socket, behind the
+//! [`Backend`] trait.
+
+use crate::device::{Device, DeviceConfig, DeviceError};
+use crate::netconf;
+use crate::uapi_server::UapiServer;
+use ipnet::IpNet;
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
+use wiregate_core::{Backend, BackendError, PeerState, TunnelConfig, TunnelState};
+
+#[derive(Debug)]
+pub struct UserspaceTunnel {
+    device: Arc<Device>,
+    _uapi: UapiServer,
+    /// What `apply` last configured on the interface, to change only the difference.
+    applied: Mutex<Option<TunnelConfig>>,
+}
+
+fn device_error(e: DeviceError) -> BackendError {
+    match e {
+        DeviceError::Port { port, source } => BackendError::io(format!("UDP port {port}"), source),
+        other => BackendError::Unsupported(other.to_string()),
+    }
+}
+
+fn routed(config: &TunnelConfig) -> BTreeSet<IpNet> {
+    config
+        .peers
+        .iter()
+        .flat_map(|p| p.allowed_ips.iter().copied())
+        .collect()
+}
+
+impl UserspaceTunnel {
+    /// Creates the TUN interface with `shards` queues, starts the shards and the UAPI
+    /// socket, and applies `config`.
+    pub fn create(config: &TunnelConfig, shards: usize) -> Result<Self, BackendError> {
+        config.validate()?;
+        let queues = crate::tun::open(&config.name, shards)
+            .map_err(|e| BackendError::io(format!("tunnel {}", config.name), e))?;
+        let device =
+            Device::start(&config.name, queues, config.listen_port).map_err(device_error)?;
+        let uapi = UapiServer::start(device.clone())
+            .map_err(|e| BackendError::io(format!("tunnel {}: UAPI socket", config.name), e))?;
+        let tunnel = Self {
+            device,
+            _uapi: uapi,
+            applied: Mutex::new(None),
+        };
+        tunnel.apply(config)?;
+        Ok(tunnel)
+    }
+
+    pub fn device(&self) -> &Arc<Device> {
+        &self.device
+    }
+}
+
+impl Backend for UserspaceTunnel {
+    fn kind(&self) -> &'static str {
+        "userspace"
+    }
+
+    fn apply(&self, desired: &TunnelConfig) -> Result<(), BackendError> {
+        desired.validate()?;
+        let mut applied = self.applied.lock().unwrap_or_else(|e| e.into_inner());
+        let new = DeviceConfig {
+            private_key: Some(desired.private_key.clone()),
+            listen_port: desired.listen_port,
+            fwmark: desired.fwmark,
+            peers: desired.peers.clone(),
+        };
+        self.device.commit(new, &[]).map_err(device_error)?;
+
+        let name = &desired.name;
+        let link_changed = applied
+            .as_ref()
+            .is_none_or(|a| a.mtu != desired.mtu || a.addresses != desired.addresses);
+        if link_changed {
+            netconf::configure_link(name, desired.mtu, &desired.addresses)
+                .map_err(|e| BackendError::io("configuring the interface", e))?;
+        }
+        let before = applied.as_ref().map(routed).unwrap_or_default();
+        let after = routed(desired);
+        let gone: Vec<IpNet> = before.difference(&after).copied().collect();
+        let new: Vec<IpNet> = after.difference(&before).copied().collect();
+        netconf::set_routes(name, &gone, false)
+            .map_err(|e| BackendError::io("removing routes", e))?;
+        netconf::set_routes(name, &new, true).map_err(|e| BackendError::io("adding routes", e))?;
+        for net in new.iter().filter(|n| !netconf::routable(n)) {
+            tracing::warn!(tunnel = %name, %net, "not installing a default route through the tunnel; add it yourself if you mean it");
+        }
+        *applied = Some(desired.clone());
+        Ok(())
+    }
+
+    fn state(&self) -> Result<TunnelState, BackendError> {
+        let report = self.device.report();
+        let public_key = report
+            .private_key
+            .as_ref()
+            .map(|k| k.public_key())
+            .ok_or_else(|| BackendError::Unsupported("the tunnel has no private key".into()))?;
+        Ok(TunnelState {
+            name: self.device.name().to_owned(),
+            public_key,
+            listen_port: report.listen_port,
+            peers: report
+                .peers
+                .into_iter()
+                .map(|p| PeerState {
+                    public_key: p.config.public_key,
+                    endpoint: p.endpoint,
+                    allowed_ips: p.config.allowed_ips,
+                    persistent_keepalive: p.config.persistent_keepalive,
+                    has_preshared_key: p.config.preshared_key.is_some(),
+                    last_handshake: p.last_handshake,
+                    rx_bytes: p.rx_bytes,
+                    tx_bytes: p.tx_bytes,
+                })
+                .collect(),
+        })
+    }
+}

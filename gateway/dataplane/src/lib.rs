@@ -1,0 +1,30 @@
+//! wiregate's userspace WireGuard engine.
+//!
+//! A [`Device`] is one tunnel: a TUN interface with one queue per shard, and N shards,
+//! each a thread that owns a `SO_REUSEPORT` UDP socket, its peers and its buffers. Packets
+//! find the shard that owns their peer through the receiver index (see [`index`]) or the
+//! allowed-IPs table (see [`allowedips`]), and are handed over in batches when they arrive
+//! on another shard. The control plane changes a device with [`Device::commit`] and reads
+//! it with [`Device::report`]; [`uapi`] speaks the cross-platform userspace API on top.
+#![deny(unsafe_code)]
+
+pub mod allowedips;
+mod backend;
+mod device;
+pub mod index;
+pub mod netconf;
+mod peer;
+mod receive;
+mod routing;
+mod send;
+mod shard;
+pub mod stats;
+mod timers;
+mod transmit;
+pub mod tun;
+pub mod udp;
+
+pub use device::{Device, DeviceConfig, DeviceError, DeviceReport, PeerReport};
+pub mod uapi;
+pub mod uapi_server;
+pub use backend::UserspaceTunnel;

@@ -1,0 +1,228 @@
+//! Network → TUN: datagrams from the shard's socket are classified, handed to the shard
+//! that owns their peer, authenticated and decrypted, checked against the peer's allowed
+//! IPs, and written to the TUN device. Nothing a datagram contains can panic this path:
+//! every length is checked before it is read, and every failure is a counted drop.
+
+use crate::index::PeerRef;
+use crate::peer::{Peer, roam};
+use crate::shard::{Handoff, Shard};
+use crate::stats::bump;
+use boringtun::noise::errors::WireGuardError;
+use boringtun::noise::handshake::parse_handshake_anon;
+use boringtun::noise::{Packet, TunnResult};
+use quinn_udp::RecvMeta;
+use std::io::{self, IoSliceMut};
+use std::net::SocketAddr;
+use std::time::SystemTime;
+use wiregate_core::protocol::*;
+
+/// Datagrams per receive call (tunable); each buffer holds a full GRO batch.
+const RX_BATCH: usize = 32;
+const RX_BUFFER: usize = 64 << 10;
+
+/// Receive buffers, owned by the shard's loop (outside the shard, so a datagram can be
+/// borrowed while the shard is mutated).
+#[derive(Debug)]
+pub(crate) struct RxBuffers {
+    pub bufs: Vec<Vec<u8>>,
+    pub meta: Vec<RecvMeta>,
+}
+
+impl RxBuffers {
+    pub fn new() -> Self {
+        Self {
+            bufs: (0..RX_BATCH).map(|_| vec![0; RX_BUFFER]).collect(),
+            meta: vec![RecvMeta::default(); RX_BATCH],
+        }
+    }
+}
+
+fn message_type(data: &[u8]) -> Option<u32> {
+    Some(u32::from_le_bytes(data.get(..4)?.try_into().ok()?))
+}
+
+fn index_at(data: &[u8], at: usize) -> Option<u32> {
+    Some(u32::from_le_bytes(data.get(at..at + 4)?.try_into().ok()?))
+}
+
+impl Shard {
+    pub(crate) fn drain_udp(&mut self, rx: &mut RxBuffers) {
+        loop {
+            let n = {
+                let mut slices: Vec<IoSliceMut<'_>> =
+                    rx.bufs.iter_mut().map(|b| IoSliceMut::new(b)).collect();
+                match self.udp.recv(&mut slices, &mut rx.meta) {
+                    Ok(n) => n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => {
+                        if e.kind() != io::ErrorKind::WouldBlock {
+                            tracing::debug!(shard = self.id, error = %e, "udp receive failed");
+                        }
+                        return;
+                    }
+                }
+            };
+            for (meta, buf) in rx.meta[..n].iter().zip(&rx.bufs) {
+                let stride = meta.stride.max(1);
+                for datagram in buf[..meta.len].chunks(stride) {
+                    bump(&self.stats.rx_datagrams, 1);
+                    self.handle_datagram(meta.addr, datagram);
+                }
+            }
+            self.flush();
+        }
+    }
+
+    /// Finds the peer a datagram belongs to and delivers it there.
+    pub(crate) fn handle_datagram(&mut self, from: SocketAddr, data: &[u8]) {
+        let receiver_at = match (message_type(data), data.len()) {
+            (Some(MESSAGE_HANDSHAKE_INITIATION), HANDSHAKE_INITIATION_LEN) => {
+                return self.handle_initiation(from, data);
+            }
+            (Some(MESSAGE_HANDSHAKE_RESPONSE), HANDSHAKE_RESPONSE_LEN) => 8,
+            (Some(MESSAGE_HANDSHAKE_COOKIE), COOKIE_REPLY_LEN) => 4,
+            (Some(MESSAGE_DATA), n) if n >= DATA_OVERHEAD => 4,
+            _ => return bump(&self.stats.drop_malformed, 1),
+        };
+        let Some(index) = index_at(data, receiver_at) else {
+            return bump(&self.stats.drop_malformed, 1);
+        };
+        self.route_datagram(PeerRef::from_receiver_index(index), from, data);
+    }
+
+    fn route_datagram(&mut self, owner: PeerRef, from: SocketAddr, data: &[u8]) {
+        if owner.shard == self.id {
+            self.deliver(owner.slot, from, data);
+        } else {
+            let data = data.to_vec();
+            self.hand_off(
+                owner,
+                Handoff::Network {
+                    slot: owner.slot,
+                    from,
+                    data,
+                },
+            );
+        }
+    }
+
+    /// An initiation names its sender only inside its encrypted static key, so it is
+    /// opened here (after the MAC and load check) to find the peer by public key.
+    fn handle_initiation(&mut self, from: SocketAddr, data: &[u8]) {
+        let routing = self.routing.load();
+        let Some(identity) = routing.identity.as_ref() else {
+            return bump(&self.stats.drop_unknown_peer, 1);
+        };
+        let init =
+            match identity
+                .rate_limiter
+                .verify_packet(Some(from.ip()), data, &mut self.scratch)
+            {
+                Ok(Packet::HandshakeInit(init)) => init,
+                Ok(_) => return bump(&self.stats.drop_malformed, 1),
+                Err(TunnResult::WriteToNetwork(cookie)) => {
+                    bump(&self.stats.cookie_replies, 1);
+                    return self.out.push(from, cookie, &self.udp, &self.stats);
+                }
+                Err(_) => return bump(&self.stats.drop_decrypt, 1),
+            };
+        let half = match parse_handshake_anon(&identity.private, &identity.public, &init) {
+            Ok(half) => half,
+            Err(_) => return bump(&self.stats.drop_decrypt, 1),
+        };
+        match routing.by_key.get(&half.peer_static_public) {
+            Some(&owner) => self.route_datagram(owner, from, data),
+            None => bump(&self.stats.drop_unknown_peer, 1),
+        }
+    }
+
+    /// Decrypts a datagram for this shard's peer `slot` and acts on the result.
+    pub(crate) fn deliver(&mut self, slot: u32, from: SocketAddr, data: &[u8]) {
+        let me = PeerRef {
+            shard: self.id,
+            slot,
+        };
+        let routing = self.routing.load();
+        let Shard {
+            peers,
+            scratch,
+            out,
+            udp,
+            tun,
+            stats,
+            ..
+        } = self;
+        let Some(peer) = peers.get_mut(slot as usize).and_then(Option::as_mut) else {
+            return bump(&stats.drop_unknown_index, 1);
+        };
+        let Peer {
+            tunn,
+            endpoint,
+            spec,
+        } = peer;
+        let Some(tunn) = tunn.as_mut() else {
+            return bump(&stats.drop_unknown_index, 1);
+        };
+        let kind = message_type(data);
+        match tunn.decapsulate(Some(from.ip()), data, scratch) {
+            TunnResult::Done => roam(endpoint, &spec.stats, from),
+            TunnResult::WriteToNetwork(reply) => {
+                if message_type(reply) == Some(MESSAGE_HANDSHAKE_COOKIE) {
+                    bump(&stats.cookie_replies, 1);
+                    return out.push(from, reply, udp, stats);
+                }
+                roam(endpoint, &spec.stats, from);
+                out.push(from, reply, udp, stats);
+                if matches!(
+                    kind,
+                    Some(MESSAGE_HANDSHAKE_INITIATION | MESSAGE_HANDSHAKE_RESPONSE)
+                ) {
+                    bump(&stats.handshakes, 1);
+                    spec.stats.set_last_handshake(SystemTime::now());
+                }
+                // Packets queued while the handshake was pending can go now.
+                while let TunnResult::WriteToNetwork(queued) = tunn.decapsulate(None, &[], scratch)
+                {
+                    out.push(from, queued, udp, stats);
+                    bump(&spec.stats.tx_bytes, queued.len() as u64);
+                }
+            }
+            TunnResult::WriteToTunnelV4(packet, source) => {
+                roam(endpoint, &spec.stats, from);
+                if routing.allowed.lookup(source.into()) != Some(me) {
+                    return bump(&stats.drop_allowed_ips, 1);
+                }
+                write_to_tun(tun, packet, stats);
+            }
+            TunnResult::WriteToTunnelV6(packet, source) => {
+                roam(endpoint, &spec.stats, from);
+                if routing.allowed.lookup(source.into()) != Some(me) {
+                    return bump(&stats.drop_allowed_ips, 1);
+                }
+                write_to_tun(tun, packet, stats);
+            }
+            TunnResult::Err(e) => return count_error(stats, &e),
+        }
+        bump(&spec.stats.rx_bytes, data.len() as u64);
+        if kind == Some(MESSAGE_DATA) {
+            bump(&stats.rx_data_packets, 1);
+        }
+    }
+}
+
+fn write_to_tun(tun: &crate::tun::TunQueue, packet: &[u8], stats: &crate::stats::ShardStats) {
+    match tun.write(packet) {
+        Ok(_) => bump(&stats.rx_bytes, packet.len() as u64),
+        Err(_) => bump(&stats.drop_io, 1),
+    }
+}
+
+fn count_error(stats: &crate::stats::ShardStats, e: &WireGuardError) {
+    use WireGuardError::*;
+    let counter = match e {
+        NoCurrentSession | WrongIndex | UnexpectedPacket => &stats.drop_unknown_index,
+        InvalidPacket | IncorrectPacketLength | WrongPacketType => &stats.drop_malformed,
+        _ => &stats.drop_decrypt,
+    };
+    bump(counter, 1);
+}

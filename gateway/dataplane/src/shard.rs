@@ -1,0 +1,285 @@
+//! A shard: one thread that owns a UDP socket, a TUN queue, its peers and its buffers.
+//!
+//! Shards share nothing on the hot path. A packet that belongs to another shard's peer
+//! (its receiver index or its allowed IP names that shard) is handed over in a batch
+//! through the owner's inbox; the control plane talks to a shard through the same inbox,
+//! so a command and the packets after it arrive in order.
+
+use crate::index::PeerRef;
+use crate::peer::{Identity, Peer, PeerSpec};
+use crate::routing::Routing;
+use crate::send::SendBatch;
+use crate::stats::{ShardStats, bump};
+use crate::tun::TunQueue;
+use crate::udp::Udp;
+use arc_swap::ArcSwap;
+use crossbeam_channel::{Receiver, Sender, TrySendError};
+use mio::unix::SourceFd;
+use mio::{Events, Interest, Poll, Token, Waker};
+use std::io;
+use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How often a shard runs its peers' protocol timers (tunable). WireGuard's timers are
+/// whole seconds (rekey 5 s, keepalive 10 s); a quarter second is precise enough.
+pub(crate) const TIMER_TICK: Duration = Duration::from_millis(250);
+/// Depth of a shard's inbox, in batches (tunable). A full inbox drops the handoff batch.
+pub(crate) const INBOX_DEPTH: usize = 1024;
+
+const UDP: Token = Token(0);
+const TUN: Token = Token(1);
+const WAKE: Token = Token(2);
+
+/// What the control plane tells a shard.
+#[derive(Debug)]
+pub(crate) enum Command {
+    /// Creates the peer at `spec.at.slot`, or rebuilds it (new sessions) if present.
+    PutPeer(Box<PeerSpec>),
+    SetEndpoint {
+        slot: u32,
+        endpoint: Option<SocketAddr>,
+    },
+    RemovePeer {
+        slot: u32,
+    },
+    /// A new private key (or none): every peer's sessions are rebuilt.
+    SetIdentity(Option<Arc<Identity>>),
+    /// A new listening socket (the port changed).
+    SetSocket(Udp),
+    Shutdown,
+}
+
+/// A packet handed from the shard that received it to the shard that owns its peer.
+#[derive(Debug)]
+pub(crate) enum Handoff {
+    /// A datagram from the network for peer `slot`.
+    Network {
+        slot: u32,
+        from: SocketAddr,
+        data: Vec<u8>,
+    },
+    /// A plaintext packet from the TUN device for peer `slot`.
+    Tunnel { slot: u32, data: Vec<u8> },
+}
+
+#[derive(Debug)]
+pub(crate) enum Inbound {
+    Command(Command),
+    Handoffs(Vec<Handoff>),
+}
+
+/// How anyone reaches a shard: its inbox and the waker that interrupts its poll.
+#[derive(Debug, Clone)]
+pub(crate) struct ShardLink {
+    pub tx: Sender<Inbound>,
+    pub waker: Arc<Waker>,
+}
+
+impl ShardLink {
+    pub fn command(&self, command: Command) {
+        // The control plane may wait for room: commands are rare and must not be lost.
+        if self.tx.send(Inbound::Command(command)).is_ok() {
+            let _ = self.waker.wake();
+        }
+    }
+}
+
+/// Why a shard's loop ended.
+#[derive(Debug)]
+pub(crate) enum Exit {
+    Shutdown,
+    /// The TUN device went away (the interface was deleted) or failed.
+    TunGone(io::Error),
+}
+
+pub(crate) struct Shard {
+    pub id: u16,
+    pub poll: Poll,
+    pub udp: Udp,
+    pub tun: TunQueue,
+    pub inbox: Receiver<Inbound>,
+    pub links: Arc<[ShardLink]>,
+    pub routing: Arc<ArcSwap<Routing>>,
+    pub identity: Option<Arc<Identity>>,
+    pub peers: Vec<Option<Peer>>,
+    pub stats: Arc<ShardStats>,
+    pub out: SendBatch,
+    /// Handoffs gathered during a batch, by destination shard.
+    pub pending: Vec<Vec<Handoff>>,
+    /// Decrypt/encrypt scratch space, one packet large.
+    pub scratch: Vec<u8>,
+}
+
+impl std::fmt::Debug for Shard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Shard({})", self.id)
+    }
+}
+
+impl Shard {
+    /// Creates a shard's poller and inbox; the shard itself is built on its thread.
+    pub fn channel() -> io::Result<(Poll, ShardLink, Receiver<Inbound>)> {
+        let poll = Poll::new()?;
+        let waker = Arc::new(Waker::new(poll.registry(), WAKE)?);
+        let (tx, rx) = crossbeam_channel::bounded(INBOX_DEPTH);
+        Ok((poll, ShardLink { tx, waker }, rx))
+    }
+
+    fn register(&self) -> io::Result<()> {
+        let registry = self.poll.registry();
+        let udp = self.udp.source().as_raw_fd();
+        registry.register(&mut SourceFd(&udp), UDP, Interest::READABLE)?;
+        let tun = self.tun.fd().as_raw_fd();
+        registry.register(&mut SourceFd(&tun), TUN, Interest::READABLE)
+    }
+
+    /// The shard's event loop. Sources are edge-triggered, so each is drained to
+    /// `WouldBlock` when it signals.
+    pub fn run(mut self) -> Exit {
+        if let Err(e) = self.register() {
+            return Exit::TunGone(e);
+        }
+        let mut events = Events::with_capacity(16);
+        let mut rx = crate::receive::RxBuffers::new();
+        let mut next_tick = Instant::now() + TIMER_TICK;
+        loop {
+            let timeout = next_tick.saturating_duration_since(Instant::now());
+            if let Err(e) = self.poll.poll(&mut events, Some(timeout))
+                && e.kind() != io::ErrorKind::Interrupted
+            {
+                return Exit::TunGone(e);
+            }
+            let (mut udp, mut tun, mut inbox) = (false, false, false);
+            for event in events.iter() {
+                match event.token() {
+                    UDP => udp = true,
+                    TUN => tun = true,
+                    _ => inbox = true,
+                }
+            }
+            if inbox && self.drain_inbox() {
+                return Exit::Shutdown;
+            }
+            if udp {
+                self.drain_udp(&mut rx);
+            }
+            if tun && let Err(e) = self.drain_tun(&mut rx) {
+                self.flush();
+                return Exit::TunGone(e);
+            }
+            if Instant::now() >= next_tick {
+                self.run_timers();
+                next_tick = Instant::now() + TIMER_TICK;
+            }
+            self.flush();
+        }
+    }
+
+    /// Handles everything in the inbox; true when told to shut down.
+    fn drain_inbox(&mut self) -> bool {
+        while let Ok(message) = self.inbox.try_recv() {
+            match message {
+                Inbound::Handoffs(batch) => {
+                    bump(&self.stats.handoffs_in, batch.len() as u64);
+                    for handoff in batch {
+                        match handoff {
+                            Handoff::Network { slot, from, data } => {
+                                self.deliver(slot, from, &data)
+                            }
+                            Handoff::Tunnel { slot, data } => self.encrypt(slot, &data),
+                        }
+                    }
+                }
+                Inbound::Command(Command::Shutdown) => return true,
+                Inbound::Command(command) => self.apply(command),
+            }
+        }
+        false
+    }
+
+    fn apply(&mut self, command: Command) {
+        match command {
+            Command::PutPeer(spec) => {
+                let slot = spec.at.slot as usize;
+                if self.peers.len() <= slot {
+                    self.peers.resize_with(slot + 1, || None);
+                }
+                if self.peers[slot].is_none() {
+                    bump(&self.stats.peers, 1);
+                }
+                self.peers[slot] = Some(Peer::new(*spec, self.identity.as_deref()));
+            }
+            Command::SetEndpoint { slot, endpoint } => {
+                if let Some(peer) = self.peer_mut(slot) {
+                    peer.set_endpoint(endpoint);
+                }
+            }
+            Command::RemovePeer { slot } => {
+                if let Some(slot) = self.peers.get_mut(slot as usize)
+                    && slot.take().is_some()
+                {
+                    self.stats
+                        .peers
+                        .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+                }
+            }
+            Command::SetIdentity(identity) => {
+                self.identity = identity;
+                for peer in self.peers.iter_mut().flatten() {
+                    peer.rekey(self.identity.as_deref());
+                }
+            }
+            Command::SetSocket(udp) => {
+                let registry = self.poll.registry();
+                let old = self.udp.source().as_raw_fd();
+                let _ = registry.deregister(&mut SourceFd(&old));
+                let new = udp.source().as_raw_fd();
+                match registry.register(&mut SourceFd(&new), UDP, Interest::READABLE) {
+                    Ok(()) => self.udp = udp,
+                    Err(e) => {
+                        tracing::error!(shard = self.id, error = %e, "cannot poll new socket")
+                    }
+                }
+            }
+            Command::Shutdown => {}
+        }
+    }
+
+    pub fn peer_mut(&mut self, slot: u32) -> Option<&mut Peer> {
+        self.peers.get_mut(slot as usize).and_then(Option::as_mut)
+    }
+
+    /// Queues `handoff` for shard `to`, or counts it dropped if no such shard exists.
+    pub fn hand_off(&mut self, to: PeerRef, handoff: Handoff) {
+        match self.pending.get_mut(to.shard as usize) {
+            Some(queue) => queue.push(handoff),
+            None => bump(&self.stats.drop_unknown_index, 1),
+        }
+    }
+
+    /// Sends the batch's datagrams and hands the batch's foreign packets to their shards.
+    pub fn flush(&mut self) {
+        if !self.out.is_empty() {
+            self.out.flush(&self.udp, &self.stats);
+        }
+        for (shard, queue) in self.pending.iter_mut().enumerate() {
+            if queue.is_empty() {
+                continue;
+            }
+            let batch = std::mem::take(queue);
+            let n = batch.len() as u64;
+            let link = &self.links[shard];
+            match link.tx.try_send(Inbound::Handoffs(batch)) {
+                Ok(()) => {
+                    bump(&self.stats.handoffs_out, n);
+                    let _ = link.waker.wake();
+                }
+                Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
+                    bump(&self.stats.drop_queue_full, n)
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,124 @@
+//! Counters. Each shard owns one [`ShardStats`] and is its only writer, so the relaxed
+//! atomic adds on the hot path never contend; readers (the UAPI, metrics) sum them when
+//! asked. Drops are counted here by reason, never logged per packet.
+
+use std::net::SocketAddr;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+macro_rules! counters {
+    ($(#[$doc:meta] $name:ident),* $(,)?) => {
+        /// Per-shard counters, written by the owning shard only.
+        #[derive(Debug, Default)]
+        pub struct ShardStats {
+            $(#[$doc] pub $name: AtomicU64,)*
+        }
+
+        /// A point-in-time copy of a [`ShardStats`], or a sum of several.
+        #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+        pub struct ShardCounters {
+            $(#[$doc] pub $name: u64,)*
+        }
+
+        impl ShardStats {
+            pub fn snapshot(&self) -> ShardCounters {
+                ShardCounters { $($name: self.$name.load(Relaxed),)* }
+            }
+        }
+
+        impl ShardCounters {
+            pub fn add(&mut self, other: &ShardCounters) {
+                $(self.$name += other.$name;)*
+            }
+            /// `(name, value)` pairs in declaration order, for text output and metrics.
+            pub fn fields(&self) -> Vec<(&'static str, u64)> {
+                vec![$((stringify!($name), self.$name),)*]
+            }
+        }
+    };
+}
+
+counters! {
+    /// Peers this shard owns.
+    peers,
+    /// UDP datagrams received on this shard's socket.
+    rx_datagrams,
+    /// Data packets decrypted for peers this shard owns.
+    rx_data_packets,
+    /// Plaintext bytes written to the TUN device.
+    rx_bytes,
+    /// Data packets encrypted and sent for peers this shard owns.
+    tx_data_packets,
+    /// Encrypted bytes sent.
+    tx_bytes,
+    /// Packets handed to this shard by others.
+    handoffs_in,
+    /// Packets this shard handed to their owner.
+    handoffs_out,
+    /// Handshakes completed (either side initiated).
+    handshakes,
+    /// Cookie replies sent because the tunnel was under load.
+    cookie_replies,
+    /// Batched UDP sends (one sendmsg with GSO, or one plain send).
+    udp_send_calls,
+    /// Datagrams whose receiver index names no peer.
+    drop_unknown_index,
+    /// Handshake initiations from a public key that is not configured.
+    drop_unknown_peer,
+    /// Decrypted packets whose source address is not among the peer's allowed IPs.
+    drop_allowed_ips,
+    /// Datagrams that failed authentication, replay or timestamp checks.
+    drop_decrypt,
+    /// Datagrams and TUN packets that are not well-formed.
+    drop_malformed,
+    /// Packets for a peer with no known endpoint.
+    drop_no_endpoint,
+    /// TUN packets to an address no peer's allowed IPs cover.
+    drop_no_route,
+    /// Packets dropped because a queue (handoff, socket) was full.
+    drop_queue_full,
+    /// Packets that could not be written to the TUN device or the socket.
+    drop_io,
+}
+
+/// What the control plane reads of one peer; written by the peer's shard.
+#[derive(Debug, Default)]
+pub struct PeerStats {
+    pub rx_bytes: AtomicU64,
+    pub tx_bytes: AtomicU64,
+    /// Nanoseconds since the Unix epoch of the last completed handshake; 0 for never.
+    last_handshake_nanos: AtomicU64,
+    /// The endpoint as roaming left it. Written only when it changes (rare).
+    endpoint: Mutex<Option<SocketAddr>>,
+}
+
+impl PeerStats {
+    pub fn set_last_handshake(&self, at: SystemTime) {
+        let nanos = at.duration_since(UNIX_EPOCH).unwrap_or_default().as_nanos();
+        self.last_handshake_nanos
+            .store(u64::try_from(nanos).unwrap_or(u64::MAX), Relaxed);
+    }
+
+    pub fn last_handshake(&self) -> Option<SystemTime> {
+        match self.last_handshake_nanos.load(Relaxed) {
+            0 => None,
+            n => Some(UNIX_EPOCH + Duration::from_nanos(n)),
+        }
+    }
+
+    pub fn set_endpoint(&self, endpoint: Option<SocketAddr>) {
+        *self.endpoint.lock().unwrap_or_else(|e| e.into_inner()) = endpoint;
+    }
+
+    pub fn endpoint(&self) -> Option<SocketAddr> {
+        *self.endpoint.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Adds `n` to a counter. Only the owning shard calls this, so a load and store would do,
+/// but `fetch_add` on an uncontended line costs the same and stays correct if that changes.
+#[inline]
+pub fn bump(counter: &AtomicU64, n: u64) {
+    counter.fetch_add(n, Relaxed);
+}

@@ -1,0 +1,41 @@
+//! The protocol timers, run by each shard for its own peers every `TIMER_TICK`.
+//! boringtun's `update_timers` implements all five of the whitepaper's timers (rekey after
+//! time, handshake retry with REKEY_TIMEOUT up to REKEY_ATTEMPT_TIME, keepalive after
+//! KEEPALIVE_TIMEOUT, persistent keepalive, and zeroing keys after REJECT_AFTER_TIME * 3);
+//! we send what it asks for.
+
+use crate::shard::Shard;
+use crate::stats::bump;
+use boringtun::noise::TunnResult;
+
+impl Shard {
+    pub(crate) fn run_timers(&mut self) {
+        let Shard {
+            peers,
+            scratch,
+            out,
+            udp,
+            stats,
+            ..
+        } = self;
+        for peer in peers.iter_mut().flatten() {
+            let Some(tunn) = peer.tunn.as_mut() else {
+                continue;
+            };
+            if let TunnResult::WriteToNetwork(datagram) = tunn.update_timers(scratch) {
+                match peer.endpoint {
+                    Some(endpoint) => {
+                        bump(&peer.spec.stats.tx_bytes, datagram.len() as u64);
+                        out.push(endpoint, datagram, udp, stats);
+                    }
+                    None => bump(&stats.drop_no_endpoint, 1),
+                }
+            }
+        }
+        // The tunnel's shared rate limiter admits a new second's worth of handshakes;
+        // it checks the time itself, so every shard calling it is harmless.
+        if let Some(identity) = self.routing.load().identity.as_ref() {
+            identity.rate_limiter.reset_count();
+        }
+    }
+}

@@ -1,0 +1,91 @@
+//! TUN → network: plaintext packets from the shard's TUN queue are routed by destination
+//! through the allowed-IPs table to their peer, handed to the shard that owns it, and
+//! encrypted straight into the shard's send batch.
+
+use crate::receive::RxBuffers;
+use crate::shard::{Handoff, Shard};
+use crate::stats::bump;
+use boringtun::noise::{Tunn, TunnResult};
+use std::io;
+use wiregate_core::protocol::{
+    DATA_OVERHEAD, HANDSHAKE_INITIATION_LEN, MESSAGE_DATA, MESSAGE_PADDING_MULTIPLE,
+};
+
+/// Packets read from the TUN queue before the batch is sent (tunable).
+const TUN_BATCH: usize = 64;
+
+impl Shard {
+    /// Reads the TUN queue until it is empty. An error other than `WouldBlock` means the
+    /// device is gone.
+    pub(crate) fn drain_tun(&mut self, rx: &mut RxBuffers) -> io::Result<()> {
+        let buf = &mut rx.bufs[0];
+        loop {
+            for _ in 0..TUN_BATCH {
+                match self.tun.read(buf) {
+                    Ok(n) => self.route_plaintext(&buf[..n]),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            self.flush();
+        }
+    }
+
+    fn route_plaintext(&mut self, packet: &[u8]) {
+        let Some(destination) = Tunn::dst_address(packet) else {
+            return bump(&self.stats.drop_malformed, 1);
+        };
+        let Some(owner) = self.routing.load().allowed.lookup(destination) else {
+            return bump(&self.stats.drop_no_route, 1);
+        };
+        if owner.shard == self.id {
+            self.encrypt(owner.slot, packet);
+        } else {
+            let data = packet.to_vec();
+            self.hand_off(
+                owner,
+                Handoff::Tunnel {
+                    slot: owner.slot,
+                    data,
+                },
+            );
+        }
+    }
+
+    /// Encrypts a plaintext packet for this shard's peer `slot` into the send batch. With
+    /// no session yet, boringtun queues the packet and gives us a handshake initiation.
+    pub(crate) fn encrypt(&mut self, slot: u32, packet: &[u8]) {
+        let Shard {
+            peers,
+            out,
+            udp,
+            stats,
+            ..
+        } = self;
+        let Some(peer) = peers.get_mut(slot as usize).and_then(Option::as_mut) else {
+            return bump(&stats.drop_no_route, 1);
+        };
+        let (Some(tunn), Some(endpoint)) = (peer.tunn.as_mut(), peer.endpoint) else {
+            return bump(&stats.drop_no_endpoint, 1);
+        };
+        let padded = packet.len().next_multiple_of(MESSAGE_PADDING_MULTIPLE);
+        let room = (padded + DATA_OVERHEAD).max(HANDSHAKE_INITIATION_LEN);
+        let dst = out.reserve(room, udp, stats);
+        match tunn.encapsulate(packet, dst) {
+            TunnResult::WriteToNetwork(datagram) => {
+                let len = datagram.len();
+                if u32::from_le_bytes([datagram[0], datagram[1], datagram[2], datagram[3]])
+                    == MESSAGE_DATA
+                {
+                    bump(&stats.tx_data_packets, 1);
+                }
+                bump(&peer.spec.stats.tx_bytes, len as u64);
+                out.commit(endpoint, len);
+            }
+            TunnResult::Done => {}
+            TunnResult::Err(_) => bump(&stats.drop_io, 1),
+            TunnResult::WriteToTunnelV4(..) | TunnResult::WriteToTunnelV6(..) => {}
+        }
+    }
+}

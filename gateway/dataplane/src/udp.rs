@@ -1,0 +1,156 @@
+//! A shard's UDP socket: one of N `SO_REUSEPORT` sockets on the tunnel's port, with
+//! batched receive (recvmmsg + GRO) and segmented send (GSO) through `quinn-udp`.
+//!
+//! quinn-udp probes GSO and GRO when the socket is made and quietly falls back to one
+//! datagram per call when the kernel refuses them; we log what it found once per socket so
+//! an operator can see which path is in use.
+
+use quinn_udp::{RecvMeta, Transmit, UdpSockRef, UdpSocketState};
+use socket2::{Domain, Protocol, Socket, Type};
+use std::io::{self, IoSliceMut};
+use std::net::{Ipv6Addr, SocketAddr, SocketAddrV6, UdpSocket};
+use std::os::fd::AsFd;
+use std::time::Duration;
+
+/// Socket buffer size we ask for (tunable). A gateway absorbs bursts from many peers at
+/// once; the kernel clamps this to `net.core.{r,w}mem_max` unless we are privileged, in
+/// which case `SO_*BUFFORCE` lifts the clamp.
+const SOCKET_BUFFER: usize = 8 << 20;
+/// How long a send waits for room in a full socket buffer before the batch is dropped
+/// (tunable). Waiting briefly keeps TCP inside the tunnel from seeing loss under bursts.
+const SEND_WAIT: Duration = Duration::from_millis(50);
+
+#[derive(Debug)]
+pub struct Udp {
+    socket: UdpSocket,
+    state: UdpSocketState,
+    /// The socket is IPv6 dual-stack: IPv4 destinations must be given v4-mapped.
+    dual_stack: bool,
+}
+
+impl Udp {
+    /// Binds `count` sockets to `port` (0: one the kernel picks, shared by all) with
+    /// `SO_REUSEPORT`, dual-stack where the host has IPv6.
+    pub fn bind_group(port: u16, count: usize) -> io::Result<Vec<Udp>> {
+        let mut sockets = Vec::with_capacity(count);
+        let mut port = port;
+        for _ in 0..count {
+            let udp = Self::bind(port)?;
+            port = udp.local_port()?;
+            sockets.push(udp);
+        }
+        Ok(sockets)
+    }
+
+    fn bind(port: u16) -> io::Result<Udp> {
+        let (socket, dual_stack) = match Self::socket(Domain::IPV6, port) {
+            Ok(s) => (s, true),
+            // No IPv6 on this host (disabled or not compiled in): IPv4 only.
+            Err(e) if e.raw_os_error() == Some(libc::EAFNOSUPPORT) => {
+                (Self::socket(Domain::IPV4, port)?, false)
+            }
+            Err(e) => return Err(e),
+        };
+        let socket: UdpSocket = socket.into();
+        let state = UdpSocketState::new(UdpSockRef::from(&socket))?;
+        tracing::debug!(
+            port = socket.local_addr()?.port(),
+            gso_segments = state.max_gso_segments(),
+            gro_segments = state.gro_segments(),
+            "udp socket ready"
+        );
+        Ok(Udp {
+            socket,
+            state,
+            dual_stack,
+        })
+    }
+
+    fn socket(domain: Domain, port: u16) -> io::Result<Socket> {
+        let socket = Socket::new(domain, Type::DGRAM, Some(Protocol::UDP))?;
+        let addr: SocketAddr = if domain == Domain::IPV6 {
+            socket.set_only_v6(false)?;
+            (Ipv6Addr::UNSPECIFIED, port).into()
+        } else {
+            (std::net::Ipv4Addr::UNSPECIFIED, port).into()
+        };
+        socket.set_reuse_port(true)?;
+        socket.set_nonblocking(true)?;
+        use nix::sys::socket::{setsockopt, sockopt};
+        // The forced variants need CAP_NET_ADMIN; without it the plain ones apply, clamped.
+        if setsockopt(&socket, sockopt::RcvBufForce, &SOCKET_BUFFER).is_err() {
+            let _ = socket.set_recv_buffer_size(SOCKET_BUFFER);
+        }
+        if setsockopt(&socket, sockopt::SndBufForce, &SOCKET_BUFFER).is_err() {
+            let _ = socket.set_send_buffer_size(SOCKET_BUFFER);
+        }
+        socket.bind(&addr.into())?;
+        Ok(socket)
+    }
+
+    pub fn local_port(&self) -> io::Result<u16> {
+        Ok(self.socket.local_addr()?.port())
+    }
+
+    pub fn source(&self) -> &UdpSocket {
+        &self.socket
+    }
+
+    /// Most datagrams one GSO send may carry.
+    pub fn max_segments(&self) -> usize {
+        self.state.max_gso_segments()
+    }
+
+    /// Receives a batch; `meta[i]` describes `bufs[i]`. Source addresses come back in
+    /// canonical form (IPv4 as IPv4, not v4-mapped).
+    pub fn recv(&self, bufs: &mut [IoSliceMut<'_>], meta: &mut [RecvMeta]) -> io::Result<usize> {
+        let n = self
+            .state
+            .recv(UdpSockRef::from(&self.socket), bufs, meta)?;
+        for m in &mut meta[..n] {
+            m.addr = SocketAddr::new(m.addr.ip().to_canonical(), m.addr.port());
+        }
+        Ok(n)
+    }
+
+    /// Sends `contents` to `to`: one datagram, or with `segment` several of that size
+    /// (the last may be shorter) in one GSO call. Waits up to [`SEND_WAIT`] when the
+    /// socket buffer is full.
+    pub fn send(&self, to: SocketAddr, contents: &[u8], segment: Option<usize>) -> io::Result<()> {
+        let destination = match (to, self.dual_stack) {
+            (SocketAddr::V4(v4), true) => {
+                SocketAddrV6::new(v4.ip().to_ipv6_mapped(), v4.port(), 0, 0).into()
+            }
+            _ => to,
+        };
+        let transmit = Transmit {
+            destination,
+            ecn: None,
+            contents,
+            segment_size: segment,
+            src_ip: None,
+        };
+        loop {
+            match self
+                .state
+                .try_send(UdpSockRef::from(&self.socket), &transmit)
+            {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    if !self.wait_writable()? {
+                        return Err(e);
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                other => return other,
+            }
+        }
+    }
+
+    fn wait_writable(&self) -> io::Result<bool> {
+        use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+        let mut fds = [PollFd::new(self.socket.as_fd(), PollFlags::POLLOUT)];
+        let timeout =
+            PollTimeout::try_from(SEND_WAIT.as_millis() as i32).unwrap_or(PollTimeout::ZERO);
+        Ok(poll(&mut fds, timeout).map_err(io::Error::from)? > 0)
+    }
+}

@@ -1,0 +1,391 @@
+//! The gateway under test: its TOML configuration and a guard around `wiregate serve`.
+
+use crate::cmd::{self, Outcome, wait_for};
+use crate::netns::Netns;
+use crate::stats::Stats;
+use crate::wg::{Dump, Keypair, socket_path};
+use std::fmt::Write as _;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::Duration;
+use tempfile::TempDir;
+
+/// The gateway binary: the one cargo built for this test, unless `WIREGATE_E2E_BIN`
+/// names another (a release build, say).
+pub fn bin() -> PathBuf {
+    std::env::var_os("WIREGATE_E2E_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_wiregate")))
+}
+
+/// Where a tunnel's private key comes from.
+#[derive(Debug, Clone)]
+pub enum KeySource {
+    Inline(String),
+    File(PathBuf),
+    /// Neither: the gateway generates `<state_dir>/<name>.key`.
+    Generated,
+}
+
+#[derive(Debug, Clone)]
+pub struct PeerSpec {
+    pub public_key: String,
+    pub allowed_ips: Vec<String>,
+    pub preshared_key: Option<String>,
+    pub endpoint: Option<String>,
+    pub persistent_keepalive: Option<u16>,
+}
+
+impl PeerSpec {
+    pub fn new(public_key: &str, allowed_ips: &[&str]) -> Self {
+        PeerSpec {
+            public_key: public_key.to_owned(),
+            allowed_ips: allowed_ips.iter().map(|ip| (*ip).to_owned()).collect(),
+            preshared_key: None,
+            endpoint: None,
+            persistent_keepalive: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct TunnelSpec {
+    pub name: String,
+    pub listen_port: u16,
+    pub key: KeySource,
+    pub addresses: Vec<String>,
+    pub mtu: Option<u16>,
+    pub peers: Vec<PeerSpec>,
+}
+
+impl TunnelSpec {
+    pub fn new(name: &str, listen_port: u16, keys: &Keypair, addresses: &[&str]) -> Self {
+        TunnelSpec {
+            name: name.to_owned(),
+            listen_port,
+            key: KeySource::Inline(keys.private.clone()),
+            addresses: addresses.iter().map(|a| (*a).to_owned()).collect(),
+            mtu: None,
+            peers: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct GatewayConfig {
+    /// `None`: a directory inside the guard's tempdir, unless the arguments pass
+    /// `--state-dir`.
+    pub state_dir: Option<PathBuf>,
+    pub shards: Option<u32>,
+    pub tunnels: Vec<TunnelSpec>,
+}
+
+impl GatewayConfig {
+    pub fn new(tunnels: Vec<TunnelSpec>) -> Self {
+        GatewayConfig {
+            tunnels,
+            ..Default::default()
+        }
+    }
+
+    pub fn to_toml(&self) -> String {
+        let mut t = String::new();
+        if let Some(dir) = &self.state_dir {
+            writeln!(t, "state_dir = {}", quote(&dir.to_string_lossy())).unwrap();
+        }
+        if let Some(shards) = self.shards {
+            writeln!(t, "shards = {shards}").unwrap();
+        }
+        for tunnel in &self.tunnels {
+            writeln!(t, "\n[[tunnel]]").unwrap();
+            writeln!(t, "name = {}", quote(&tunnel.name)).unwrap();
+            writeln!(t, "listen_port = {}", tunnel.listen_port).unwrap();
+            match &tunnel.key {
+                KeySource::Inline(key) => writeln!(t, "private_key = {}", quote(key)).unwrap(),
+                KeySource::File(path) => {
+                    writeln!(t, "private_key_file = {}", quote(&path.to_string_lossy())).unwrap();
+                }
+                KeySource::Generated => {}
+            }
+            writeln!(t, "addresses = {}", list(&tunnel.addresses)).unwrap();
+            if let Some(mtu) = tunnel.mtu {
+                writeln!(t, "mtu = {mtu}").unwrap();
+            }
+            for peer in &tunnel.peers {
+                writeln!(t, "\n[[tunnel.peer]]").unwrap();
+                writeln!(t, "public_key = {}", quote(&peer.public_key)).unwrap();
+                writeln!(t, "allowed_ips = {}", list(&peer.allowed_ips)).unwrap();
+                if let Some(psk) = &peer.preshared_key {
+                    writeln!(t, "preshared_key = {}", quote(psk)).unwrap();
+                }
+                if let Some(endpoint) = &peer.endpoint {
+                    writeln!(t, "endpoint = {}", quote(endpoint)).unwrap();
+                }
+                if let Some(keepalive) = peer.persistent_keepalive {
+                    writeln!(t, "persistent_keepalive = {keepalive}").unwrap();
+                }
+            }
+        }
+        t
+    }
+}
+
+/// A TOML basic string.
+pub fn quote(s: &str) -> String {
+    let mut q = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => q.push_str("\\\""),
+            '\\' => q.push_str("\\\\"),
+            c => q.push(c),
+        }
+    }
+    q.push('"');
+    q
+}
+
+fn list(items: &[String]) -> String {
+    let quoted: Vec<String> = items.iter().map(|i| quote(i)).collect();
+    format!("[{}]", quoted.join(", "))
+}
+
+/// `wiregate serve` running in a namespace. Dropping it sends SIGTERM (SIGKILL after 5 s);
+/// if the test is failing, it first prints `wg show`, the stats and the gateway's stderr.
+#[derive(Debug)]
+pub struct Gateway {
+    ns_name: String,
+    tunnels: Vec<String>,
+    child: Option<Child>,
+    dir: TempDir,
+}
+
+impl Gateway {
+    /// Writes `config`, runs `wiregate serve --config FILE <args>` in `ns` and waits until
+    /// every tunnel's UAPI socket answers `wg show` (10 s at most).
+    pub fn start(ns: &Netns, config: &GatewayConfig, args: &[&str]) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut config = config.clone();
+        if config.state_dir.is_none() && !args.contains(&"--state-dir") {
+            config.state_dir = Some(dir.path().join("state"));
+        }
+        let config_path = dir.path().join("wiregate.toml");
+        fs::write(&config_path, config.to_toml()).expect("writing config");
+        let stderr = fs::File::create(dir.path().join("stderr.log")).expect("stderr log");
+        let child = ns
+            .command(&[bin().to_str().expect("utf-8 path"), "serve", "--config"])
+            .arg(&config_path)
+            .args(args)
+            .env("RUST_BACKTRACE", "1")
+            .stdin(Stdio::null())
+            .stdout(stderr.try_clone().expect("stderr log"))
+            .stderr(stderr)
+            .spawn()
+            .expect("starting wiregate serve");
+        let mut gateway = Gateway {
+            ns_name: ns.name().to_owned(),
+            tunnels: config.tunnels.iter().map(|t| t.name.clone()).collect(),
+            child: Some(child),
+            dir,
+        };
+        gateway.wait_ready();
+        gateway
+    }
+
+    fn wait_ready(&mut self) {
+        for tunnel in self.tunnels.clone() {
+            let ready = wait_for(Duration::from_secs(10), || {
+                if let Some(status) = self.exited() {
+                    panic!("wiregate serve exited with {status} before {tunnel} was ready");
+                }
+                let answers = socket_path(&tunnel).exists()
+                    && cmd::exec(
+                        &mut self.wg_command(&["show", &tunnel]),
+                        None,
+                        Duration::from_secs(3),
+                    )
+                    .is_ok_and(|o| o.success());
+                answers.then_some(())
+            });
+            assert!(
+                ready.is_some(),
+                "wiregate serve: tunnel {tunnel} not ready within 10 s ({} missing or `wg show {tunnel}` failing)",
+                socket_path(&tunnel).display()
+            );
+        }
+    }
+
+    fn exited(&mut self) -> Option<ExitStatus> {
+        self.child
+            .as_mut()
+            .and_then(|c| c.try_wait().ok().flatten())
+    }
+
+    /// What the gateway printed so far.
+    pub fn stderr(&self) -> String {
+        fs::read_to_string(self.dir.path().join("stderr.log")).unwrap_or_default()
+    }
+
+    fn wg_command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", &self.ns_name, "wg"]).args(args);
+        cmd
+    }
+
+    /// `wg <args>` in the gateway's namespace; panics on failure.
+    pub fn wg(&self, args: &[&str]) -> String {
+        cmd::run_cmd(&mut self.wg_command(args), None, cmd::TIMEOUT)
+    }
+
+    /// `wg <args>`, whatever its exit status.
+    pub fn try_wg(&self, args: &[&str]) -> Outcome {
+        cmd::try_run_cmd(&mut self.wg_command(args), None, cmd::TIMEOUT)
+    }
+
+    pub fn dump(&self, tunnel: &str) -> Dump {
+        Dump::parse(&self.wg(&["show", tunnel, "dump"]))
+    }
+
+    /// The public keys `wg show <tunnel> peers` lists, sorted.
+    pub fn peers(&self, tunnel: &str) -> Vec<String> {
+        let mut peers: Vec<String> = self
+            .wg(&["show", tunnel, "peers"])
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect();
+        peers.sort();
+        peers
+    }
+
+    /// The endpoint `wg show <tunnel> endpoints` gives for `peer` ("(none)" if unknown).
+    pub fn endpoint(&self, tunnel: &str, peer: &str) -> String {
+        let out = self.wg(&["show", tunnel, "endpoints"]);
+        out.lines()
+            .filter_map(|line| line.split_once('\t'))
+            .find(|(key, _)| *key == peer)
+            .map(|(_, endpoint)| endpoint.trim().to_owned())
+            .unwrap_or_else(|| {
+                panic!("peer {peer} missing from `wg show {tunnel} endpoints`:\n{out}")
+            })
+    }
+
+    fn stats_command(&self, tunnel: &str) -> Command {
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", &self.ns_name])
+            .arg(bin())
+            .args(["stats", tunnel]);
+        cmd
+    }
+
+    /// `wiregate stats <tunnel>`, parsed.
+    pub fn stats(&self, tunnel: &str) -> Stats {
+        Stats::parse(&cmd::run_cmd(
+            &mut self.stats_command(tunnel),
+            None,
+            cmd::TIMEOUT,
+        ))
+    }
+
+    /// Sends `signal` ("TERM", "INT") and waits up to 10 s for the gateway to exit.
+    pub fn stop(&mut self, signal: &str) -> ExitStatus {
+        let mut child = self.child.take().expect("gateway already stopped");
+        cmd::signal(child.id(), signal);
+        match wait_for(Duration::from_secs(10), || child.try_wait().ok().flatten()) {
+            Some(status) => status,
+            None => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("wiregate serve did not exit within 10 s of SIG{signal}");
+            }
+        }
+    }
+
+    fn print_diagnostics(&self) {
+        let mut text = format!("=== wiregate serve in netns {} ===\n", self.ns_name);
+        for tunnel in &self.tunnels {
+            for mut cmd in [
+                self.wg_command(&["show", tunnel]),
+                self.stats_command(tunnel),
+            ] {
+                let what = cmd::describe(&cmd);
+                match cmd::exec(&mut cmd, None, Duration::from_secs(3)) {
+                    Ok(outcome) => {
+                        let _ =
+                            write!(text, "--- {what} ---\n{}{}", outcome.stdout, outcome.stderr);
+                    }
+                    Err(e) => {
+                        let _ = writeln!(text, "--- {what} ---\n{e}");
+                    }
+                }
+            }
+        }
+        let _ = write!(text, "--- gateway stderr ---\n{}", self.stderr());
+        eprintln!("{text}");
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.print_diagnostics();
+        }
+        if let Some(mut child) = self.child.take() {
+            cmd::signal(child.id(), "TERM");
+            if wait_for(Duration::from_secs(5), || child.try_wait().ok().flatten()).is_none() {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
+        for tunnel in &self.tunnels {
+            let _ = fs::remove_file(socket_path(tunnel));
+        }
+    }
+}
+
+/// Runs `wiregate serve --config <toml>` in `ns` expecting it to refuse the configuration:
+/// returns how it exited. Panics if it is still running after 10 s.
+pub fn serve_once(ns: &Netns, toml: &str, dir: &Path) -> Outcome {
+    let config = dir.join("wiregate.toml");
+    fs::write(&config, toml).expect("writing config");
+    let mut cmd = ns.command(&[bin().to_str().expect("utf-8 path"), "serve", "--config"]);
+    cmd.arg(&config).arg("--state-dir").arg(dir.join("state"));
+    cmd::exec(&mut cmd, None, Duration::from_secs(10)).unwrap_or_else(|e| {
+        panic!("wiregate serve accepted a bad config and kept running:\n{toml}\n{e}")
+    })
+}
+
+#[test]
+fn config_renders_as_toml() {
+    let mut tunnel = TunnelSpec {
+        name: "wgt1".into(),
+        listen_port: 51820,
+        key: KeySource::Inline("cHJpdg==".into()),
+        addresses: vec!["10.70.0.1/24".into(), "fd70::1/64".into()],
+        mtu: Some(1400),
+        peers: vec![PeerSpec::new("cHVi", &["10.70.0.2/32"])],
+    };
+    tunnel.peers[0].endpoint = Some("10.200.1.2:51900".into());
+    tunnel.peers[0].persistent_keepalive = Some(25);
+    let config = GatewayConfig {
+        state_dir: Some("/tmp/s".into()),
+        shards: Some(2),
+        tunnels: vec![tunnel],
+    };
+    let expected = r#"state_dir = "/tmp/s"
+shards = 2
+
+[[tunnel]]
+name = "wgt1"
+listen_port = 51820
+private_key = "cHJpdg=="
+addresses = ["10.70.0.1/24", "fd70::1/64"]
+mtu = 1400
+
+[[tunnel.peer]]
+public_key = "cHVi"
+allowed_ips = ["10.70.0.2/32"]
+endpoint = "10.200.1.2:51900"
+persistent_keepalive = 25
+"#;
+    assert_eq!(config.to_toml(), expected);
+}
