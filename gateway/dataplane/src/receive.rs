@@ -63,6 +63,11 @@ impl Shard {
                 }
             };
             for (meta, buf) in rx.meta[..n].iter().zip(&rx.bufs) {
+                if meta.len == 0 {
+                    bump(&self.stats.rx_datagrams, 1);
+                    bump(&self.stats.drop_malformed, 1);
+                    continue;
+                }
                 let stride = meta.stride.max(1);
                 for datagram in buf[..meta.len].chunks(stride) {
                     bump(&self.stats.rx_datagrams, 1);
