@@ -54,6 +54,13 @@ pub fn command(args: &[&str]) -> Command {
     cmd
 }
 
+/// `wg <args>` run inside the network namespace `ns`.
+pub fn wg_in(ns: &str, args: &[&str]) -> Command {
+    let mut cmd = Command::new("ip");
+    cmd.args(["netns", "exec", ns, "wg"]).args(args);
+    cmd
+}
+
 /// Runs `cmd` to completion with `input` on its stdin. Never panics: an error is returned
 /// if it could not start or outlived `timeout` (it is killed then).
 pub fn exec(cmd: &mut Command, input: Option<&str>, timeout: Duration) -> Result<Outcome, String> {

@@ -227,9 +227,7 @@ impl Gateway {
     }
 
     fn wg_command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new("ip");
-        cmd.args(["netns", "exec", &self.ns_name, "wg"]).args(args);
-        cmd
+        cmd::wg_in(&self.ns_name, args)
     }
 
     /// `wg <args>` in the gateway's namespace; panics on failure.

@@ -127,9 +127,7 @@ impl WgGoClient {
     }
 
     fn wg_command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new("ip");
-        cmd.args(["netns", "exec", &self.ns_name, "wg"]).args(args);
-        cmd
+        cmd::wg_in(&self.ns_name, args)
     }
 
     /// `wg <args>` for this client's namespace; panics on failure.

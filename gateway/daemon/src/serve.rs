@@ -55,6 +55,9 @@ pub fn run(
     while !*stopped {
         stopped = stop.1.wait(stopped).unwrap_or_else(|e| e.into_inner());
     }
+    for tunnel in &tunnels {
+        tunnel.device().shutdown();
+    }
     drop(tunnels);
     Ok(())
 }

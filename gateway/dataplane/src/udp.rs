@@ -39,6 +39,21 @@ impl Udp {
             port = udp.local_port()?;
             sockets.push(udp);
         }
+        // The kernel's answer is the same for every socket of the group: say it once.
+        let Some(first) = sockets.first() else {
+            return Ok(sockets);
+        };
+        let (gso, gro) = (first.state.max_gso_segments(), first.state.gro_segments());
+        if gso > 1 && gro > 1 {
+            tracing::debug!(port, gso, gro, "UDP segmentation offloads in use");
+        } else {
+            tracing::info!(
+                port,
+                gso,
+                gro,
+                "UDP GSO or GRO unavailable: falling back to one datagram per segment"
+            );
+        }
         Ok(sockets)
     }
 
@@ -53,12 +68,6 @@ impl Udp {
         };
         let socket: UdpSocket = socket.into();
         let state = UdpSocketState::new(UdpSockRef::from(&socket))?;
-        tracing::debug!(
-            port = socket.local_addr()?.port(),
-            gso_segments = state.max_gso_segments(),
-            gro_segments = state.gro_segments(),
-            "udp socket ready"
-        );
         Ok(Udp {
             socket,
             state,
