@@ -118,11 +118,11 @@ impl Config {
                 message: "no [[tunnel]] is configured".into(),
             });
         }
-        if file.shards == Some(0) {
-            return Err(Error::Parse {
+        if let Some(shards) = file.shards {
+            crate::shards(Some(shards)).map_err(|message| Error::Parse {
                 path: origin.to_owned(),
-                message: "shards must be at least 1".into(),
-            });
+                message,
+            })?;
         }
         let mut names = HashSet::new();
         let mut ports = HashSet::new();
@@ -268,7 +268,7 @@ mod tests {
             ),
             (
                 "shards = 0\n[[tunnel]]\nname = \"wg0\"\nlisten_port = 1",
-                "shards must be at least 1",
+                "shards must be between 1 and 64, not 0",
             ),
             ("", "no [[tunnel]]"),
             (

@@ -30,7 +30,7 @@ pub fn run(args: DropIn) -> Result<(), String> {
     if !foreground {
         return daemonize(&args);
     }
-    let shards = args.shards.unwrap_or_else(crate::default_shards).max(1);
+    let shards = crate::shards(args.shards)?;
     let queues = tun::open(&args.interface, shards).map_err(|e| e.to_string())?;
     let device = Device::start(&args.interface, queues, 0).map_err(|e| e.to_string())?;
     let uapi = UapiServer::start(device.clone()).map_err(|e| format!("UAPI socket: {e}"))?;

@@ -73,9 +73,19 @@ fn init_logging() {
         .init();
 }
 
-/// Default shards: one per core.
-pub fn default_shards() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
+/// The shard count to use: the one asked for, checked, or one per core (at most as many
+/// as a receiver index can name).
+pub fn shards(requested: Option<usize>) -> Result<usize, String> {
+    use wiregate_dataplane::index::MAX_SHARDS;
+    match requested {
+        Some(n) if (1..=MAX_SHARDS).contains(&n) => Ok(n),
+        Some(n) => Err(format!(
+            "shards must be between 1 and {MAX_SHARDS}, not {n}"
+        )),
+        None => Ok(std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(MAX_SHARDS)),
+    }
 }
 
 fn main() -> ExitCode {

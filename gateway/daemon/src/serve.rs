@@ -13,12 +13,7 @@ pub fn run(
 ) -> Result<(), String> {
     let config = Config::load(config, state_dir).map_err(|e| e.to_string())?;
     tracing::debug!(state_dir = %config.state_dir.display(), "configuration loaded");
-    let shards = shards
-        .or(config.shards)
-        .unwrap_or_else(crate::default_shards);
-    if shards == 0 {
-        return Err("--shards must be at least 1".into());
-    }
+    let shards = crate::shards(shards.or(config.shards))?;
     let mut tunnels = Vec::with_capacity(config.tunnels.len());
     for tunnel in &config.tunnels {
         let created = UserspaceTunnel::create(tunnel, shards)

@@ -312,17 +312,6 @@ impl Device {
                 commands.push((shard as u16, Command::SetIdentity(identity.clone())));
             }
         }
-        for key in &removed {
-            if let Some(placement) = state.placed.remove(key) {
-                state.release(placement.at);
-                commands.push((
-                    placement.at.shard,
-                    Command::RemovePeer {
-                        slot: placement.at.slot,
-                    },
-                ));
-            }
-        }
         for peer in &new.peers {
             let previous = old_peers.get(&peer.public_key).copied();
             let rebuild = match previous {
@@ -374,6 +363,20 @@ impl Device {
                     Command::SetEndpoint {
                         slot: placement.at.slot,
                         endpoint: peer.endpoint,
+                    },
+                ));
+            }
+        }
+
+        // Slots of removed peers are freed only now, so that no peer added by this same
+        // commit takes one while the published routing still points there.
+        for key in &removed {
+            if let Some(placement) = state.placed.remove(key) {
+                state.release(placement.at);
+                commands.push((
+                    placement.at.shard,
+                    Command::RemovePeer {
+                        slot: placement.at.slot,
                     },
                 ));
             }
