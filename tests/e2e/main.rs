@@ -34,6 +34,8 @@ mod multi_tunnel;
 mod roaming;
 mod shards;
 mod throughput;
+mod timers;
+mod underlay_v6;
 mod unknown_peer;
 mod wg_cli;
 mod wg_quick;
