@@ -33,6 +33,7 @@ mod lifecycle;
 mod multi_tunnel;
 mod roaming;
 mod shards;
+mod sockets;
 mod throughput;
 mod timers;
 mod underlay_v6;

@@ -54,6 +54,19 @@ impl Drop for Up<'_> {
 
 #[test]
 fn wg_quick_up_and_down_with_wiregate() {
+    up_ping_down("10.72.0.2/32", false);
+}
+
+/// A full tunnel: wg-quick routes everything through the interface and keeps the tunnel's
+/// own datagrams out of it by their fwmark, which only works if wiregate marks them. The
+/// peer's endpoint is behind the default route (not on the link), as on a real host, so
+/// that the datagrams have no other way out.
+#[test]
+fn wg_quick_full_tunnel_relies_on_fwmark() {
+    up_ping_down("0.0.0.0/0", true);
+}
+
+fn up_ping_down(allowed_ips: &str, endpoint_via_default_route: bool) {
     let ns = Netns::new();
     let keys = Keypair::generate();
     let site = Site::new(
@@ -67,6 +80,14 @@ fn wg_quick_up_and_down_with_wiregate() {
             preshared_key: None,
         },
     );
+    let endpoint = if endpoint_via_default_route {
+        site.ns
+            .run(&["ip", "addr", "add", "10.201.0.2/32", "dev", "lo"]);
+        ns.run(&["ip", "route", "add", "default", "via", "10.200.1.2"]);
+        format!("10.201.0.2:{}", site.client.listen_port)
+    } else {
+        site.endpoint()
+    };
     let iface = unique("wgq");
     let dir = tempfile::tempdir().expect("tempdir");
     let conf = dir.path().join(format!("{iface}.conf"));
@@ -74,10 +95,8 @@ fn wg_quick_up_and_down_with_wiregate() {
         &conf,
         format!(
             "[Interface]\nPrivateKey = {}\nAddress = 10.72.0.1/24\nListenPort = {PORT}\n\n\
-             [Peer]\nPublicKey = {}\nAllowedIPs = 10.72.0.2/32\nEndpoint = {}\n",
-            keys.private,
-            site.client.keys.public,
-            site.endpoint()
+             [Peer]\nPublicKey = {}\nAllowedIPs = {allowed_ips}\nEndpoint = {}\n",
+            keys.private, site.client.keys.public, endpoint
         ),
     )
     .expect("writing wg-quick config");
@@ -104,7 +123,7 @@ fn wg_quick_up_and_down_with_wiregate() {
     assert_eq!(dump.public_key, keys.public);
     assert_eq!(dump.listen_port, PORT);
     let peer = dump.peer(&site.client.keys.public);
-    assert_eq!(peer.endpoint, site.endpoint());
+    assert_eq!(peer.endpoint, endpoint);
     assert!(peer.latest_handshake > 0, "{peer:?}");
     let link = ns.run(&["ip", "-o", "link", "show", "dev", &iface]);
     assert!(

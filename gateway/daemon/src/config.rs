@@ -127,6 +127,7 @@ impl Config {
         let mut names = HashSet::new();
         let mut ports = HashSet::new();
         let mut tunnels = Vec::with_capacity(file.tunnels.len());
+        let mut to_write: Vec<(PathBuf, PrivateKey)> = Vec::new();
         for t in file.tunnels {
             let fail = |message: String| Error::Tunnel {
                 path: origin.to_owned(),
@@ -158,7 +159,16 @@ impl Config {
                             source: Box::new(ConfigError::BadName(t.name.clone())),
                         });
                     }
-                    keyfile::load_or_generate(&state_dir.join(format!("{}.key", t.name)))?
+                    let path = state_dir.join(format!("{}.key", t.name));
+                    if path.exists() {
+                        keyfile::load(&path)?
+                    } else {
+                        // Kept in memory until the whole file has passed its checks, so a
+                        // refused file leaves no key behind.
+                        let key = PrivateKey::generate();
+                        to_write.push((path, key.clone()));
+                        key
+                    }
                 }
             };
             let mut peers = Vec::with_capacity(t.peers.len());
@@ -193,6 +203,9 @@ impl Config {
                 source: Box::new(source),
             })?;
             tunnels.push(tunnel);
+        }
+        for (path, key) in &to_write {
+            keyfile::create(path, key)?;
         }
         Ok(Config {
             state_dir,
@@ -257,6 +270,14 @@ mod tests {
         let first = Config::parse("default", EMBEDDED_DEFAULT, Some(dir.path())).unwrap();
         let second = Config::parse("default", EMBEDDED_DEFAULT, Some(dir.path())).unwrap();
         assert_eq!(first.tunnels[0].private_key, second.tunnels[0].private_key);
+    }
+
+    #[test]
+    fn a_refused_file_generates_no_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = "[[tunnel]]\nname = \"wg0\"\nlisten_port = 1\n[[tunnel]]\nname = \"wg1\"\nlisten_port = 1";
+        assert!(Config::parse("t", text, Some(dir.path())).is_err());
+        assert!(!dir.path().join("wg0.key").exists());
     }
 
     #[test]

@@ -32,17 +32,12 @@ pub fn load(path: &Path) -> Result<PrivateKey, Error> {
     PrivateKey::from_base64(&text).map_err(|e| fail(path, e))
 }
 
-/// Loads the key at `path`, or generates one there (mode 0600, directory 0700) if the
-/// file does not exist.
-pub fn load_or_generate(path: &Path) -> Result<PrivateKey, Error> {
-    if path.exists() {
-        return load(path);
-    }
+/// Writes a new key to `path` (mode 0600, its directory 0700), which must not exist.
+pub fn create(path: &Path, key: &PrivateKey) -> Result<(), Error> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|e| fail(dir, e))?;
         let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
     }
-    let key = PrivateKey::generate();
     // Written to a temporary name and renamed, so a crash never leaves half a key.
     let partial = path.with_extension("key.partial");
     let mut file = std::fs::OpenOptions::new()
@@ -55,9 +50,15 @@ pub fn load_or_generate(path: &Path) -> Result<PrivateKey, Error> {
     writeln!(file, "{}", key.expose_base64())
         .and_then(|()| file.sync_all())
         .map_err(|e| fail(&partial, e))?;
-    std::fs::rename(&partial, path).map_err(|e| fail(path, e))?;
+    // A key that appeared meanwhile is kept: link() refuses to replace it, unlike rename().
+    std::fs::hard_link(&partial, path).map_err(|e| fail(path, e))?;
+    let _ = std::fs::remove_file(&partial);
+    if let Some(dir) = path.parent() {
+        // The new name is durable only once its directory is.
+        let _ = std::fs::File::open(dir).and_then(|d| d.sync_all());
+    }
     tracing::info!(path = %path.display(), public_key = %key.public_key(), "generated a private key");
-    Ok(key)
+    Ok(())
 }
 
 #[cfg(test)]
@@ -65,15 +66,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn generates_once_with_owner_only_mode() {
+    fn creates_once_with_owner_only_mode() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("state/wg0.key");
-        let key = load_or_generate(&path).unwrap();
+        let key = PrivateKey::generate();
+        create(&path, &key).unwrap();
         assert_eq!(
             std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
             0o600
         );
-        assert_eq!(load_or_generate(&path).unwrap(), key);
+        assert_eq!(load(&path).unwrap(), key);
+        // An existing key is never overwritten.
+        assert!(create(&path, &PrivateKey::generate()).is_err());
+        assert_eq!(load(&path).unwrap(), key);
     }
 
     #[test]

@@ -39,11 +39,11 @@ impl UserspaceTunnel {
     pub fn create(config: &TunnelConfig, shards: usize) -> Result<Self, BackendError> {
         config.validate()?;
         let queues = crate::tun::open(&config.name, shards)
-            .map_err(|e| BackendError::io(format!("tunnel {}", config.name), e))?;
+            .map_err(|e| BackendError::io("setting up", e))?;
         let device =
             Device::start(&config.name, queues, config.listen_port).map_err(device_error)?;
-        let uapi = UapiServer::start(device.clone())
-            .map_err(|e| BackendError::io(format!("tunnel {}: UAPI socket", config.name), e))?;
+        let uapi =
+            UapiServer::start(device.clone()).map_err(|e| BackendError::io("UAPI socket", e))?;
         let tunnel = Self {
             device,
             _uapi: uapi,

@@ -58,6 +58,8 @@ pub struct DeviceReport {
 pub enum DeviceError {
     #[error("cannot listen on UDP port {port}: {source}")]
     Port { port: u16, source: io::Error },
+    #[error("cannot set fwmark {fwmark}: {source}")]
+    Mark { fwmark: u32, source: io::Error },
     #[error("shard {0} is full ({MAX_SLOTS} peers)")]
     Full(u16),
     #[error("the device has shut down")]
@@ -137,10 +139,11 @@ impl Device {
         listen_port: u16,
     ) -> Result<Arc<Self>, DeviceError> {
         let shards = queues.len().clamp(1, MAX_SHARDS);
-        let sockets = Udp::bind_group(listen_port, shards).map_err(|source| DeviceError::Port {
-            port: listen_port,
-            source,
-        })?;
+        let sockets =
+            Udp::bind_group(listen_port, shards, 0).map_err(|source| DeviceError::Port {
+                port: listen_port,
+                source,
+            })?;
         let bound_port = sockets[0]
             .local_port()
             .map_err(|source| DeviceError::Port {
@@ -267,16 +270,23 @@ impl Device {
     ) -> Result<(), DeviceError> {
         // Everything that can fail comes first, so a failure changes nothing.
         let sockets = if new.listen_port != state.config.listen_port {
-            let sockets = Udp::bind_group(new.listen_port, self.links.len()).map_err(|source| {
-                DeviceError::Port {
+            let sockets = Udp::bind_group(new.listen_port, self.links.len(), new.fwmark).map_err(
+                |source| DeviceError::Port {
                     port: new.listen_port,
                     source,
-                }
-            })?;
+                },
+            )?;
             Some(sockets)
         } else {
             None
         };
+        let mark_changed = new.fwmark != state.config.fwmark;
+        if mark_changed {
+            Udp::check_mark(new.fwmark).map_err(|source| DeviceError::Mark {
+                fwmark: new.fwmark,
+                source,
+            })?;
+        }
         let new_keys: FxHashMap<PublicKey, ()> =
             new.peers.iter().map(|p| (p.public_key, ())).collect();
         let added = new
@@ -368,6 +378,11 @@ impl Device {
             }
         }
 
+        if mark_changed {
+            for shard in 0..self.links.len() {
+                commands.push((shard as u16, Command::SetMark(new.fwmark)));
+            }
+        }
         // Slots of removed peers are freed only now, so that no peer added by this same
         // commit takes one while the published routing still points there.
         for key in &removed {

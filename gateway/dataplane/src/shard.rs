@@ -48,6 +48,8 @@ pub(crate) enum Command {
     SetIdentity(Option<Arc<Identity>>),
     /// A new listening socket (the port changed).
     SetSocket(Udp),
+    /// A new fwmark for the socket's datagrams.
+    SetMark(u32),
     Shutdown,
 }
 
@@ -241,6 +243,11 @@ impl Shard {
                     Err(e) => {
                         tracing::error!(shard = self.id, error = %e, "cannot poll new socket")
                     }
+                }
+            }
+            Command::SetMark(fwmark) => {
+                if let Err(e) = self.udp.set_mark(fwmark) {
+                    tracing::error!(shard = self.id, fwmark, error = %e, "cannot set fwmark");
                 }
             }
             Command::Shutdown => {}

@@ -30,12 +30,13 @@ pub struct Udp {
 
 impl Udp {
     /// Binds `count` sockets to `port` (0: one the kernel picks, shared by all) with
-    /// `SO_REUSEPORT`, dual-stack where the host has IPv6.
-    pub fn bind_group(port: u16, count: usize) -> io::Result<Vec<Udp>> {
+    /// `SO_REUSEPORT`, dual-stack where the host has IPv6, each marked with `fwmark`.
+    pub fn bind_group(port: u16, count: usize, fwmark: u32) -> io::Result<Vec<Udp>> {
         let mut sockets = Vec::with_capacity(count);
-        let mut port = port;
+        let mut port = Self::claim(port)?;
         for _ in 0..count {
             let udp = Self::bind(port)?;
+            udp.set_mark(fwmark)?;
             port = udp.local_port()?;
             sockets.push(udp);
         }
@@ -57,15 +58,29 @@ impl Udp {
         Ok(sockets)
     }
 
-    fn bind(port: u16) -> io::Result<Udp> {
-        let (socket, dual_stack) = match Self::socket(Domain::IPV6, port) {
-            Ok(s) => (s, true),
+    /// `SO_REUSEPORT` lets any process of the same user join a port's group and take a
+    /// share of its datagrams. So the port is first bound once without it, which fails if
+    /// anyone holds it; the group binds right after the probe closes. Port 0 becomes the
+    /// port the kernel picked.
+    fn claim(port: u16) -> io::Result<u16> {
+        let (probe, _) = Self::dual_stack_socket(port, false)?;
+        let bound = probe.local_addr()?.as_socket().map_or(port, |a| a.port());
+        Ok(bound)
+    }
+
+    fn dual_stack_socket(port: u16, reuse_port: bool) -> io::Result<(Socket, bool)> {
+        match Self::socket(Domain::IPV6, port, reuse_port) {
+            Ok(s) => Ok((s, true)),
             // No IPv6 on this host (disabled or not compiled in): IPv4 only.
             Err(e) if e.raw_os_error() == Some(libc::EAFNOSUPPORT) => {
-                (Self::socket(Domain::IPV4, port)?, false)
+                Ok((Self::socket(Domain::IPV4, port, reuse_port)?, false))
             }
-            Err(e) => return Err(e),
-        };
+            Err(e) => Err(e),
+        }
+    }
+
+    fn bind(port: u16) -> io::Result<Udp> {
+        let (socket, dual_stack) = Self::dual_stack_socket(port, true)?;
         let socket: UdpSocket = socket.into();
         let state = UdpSocketState::new(UdpSockRef::from(&socket))?;
         Ok(Udp {
@@ -75,7 +90,7 @@ impl Udp {
         })
     }
 
-    fn socket(domain: Domain, port: u16) -> io::Result<Socket> {
+    fn socket(domain: Domain, port: u16, reuse_port: bool) -> io::Result<Socket> {
         let socket = Socket::new(domain, Type::DGRAM, Some(Protocol::UDP))?;
         let addr: SocketAddr = if domain == Domain::IPV6 {
             socket.set_only_v6(false)?;
@@ -83,8 +98,12 @@ impl Udp {
         } else {
             (std::net::Ipv4Addr::UNSPECIFIED, port).into()
         };
-        socket.set_reuse_port(true)?;
+        socket.set_reuse_port(reuse_port)?;
         socket.set_nonblocking(true)?;
+        if !reuse_port {
+            socket.bind(&addr.into())?;
+            return Ok(socket);
+        }
         use nix::sys::socket::{setsockopt, sockopt};
         // The forced variants need CAP_NET_ADMIN; without it the plain ones apply, clamped.
         if setsockopt(&socket, sockopt::RcvBufForce, &SOCKET_BUFFER).is_err() {
@@ -95,6 +114,21 @@ impl Udp {
         }
         socket.bind(&addr.into())?;
         Ok(socket)
+    }
+
+    /// Marks outgoing datagrams with `fwmark` (`SO_MARK`; 0 clears it), so that policy
+    /// routing (wg-quick's default-route setup) can keep them out of the tunnel.
+    pub fn set_mark(&self, fwmark: u32) -> io::Result<()> {
+        use nix::sys::socket::{setsockopt, sockopt};
+        setsockopt(&self.socket, sockopt::Mark, &fwmark).map_err(io::Error::from)
+    }
+
+    /// Whether this process may set `fwmark` (it needs CAP_NET_ADMIN), tried on a
+    /// throwaway socket so that a refusal changes nothing.
+    pub fn check_mark(fwmark: u32) -> io::Result<()> {
+        let probe = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP))?;
+        use nix::sys::socket::{setsockopt, sockopt};
+        setsockopt(&probe, sockopt::Mark, &fwmark).map_err(io::Error::from)
     }
 
     pub fn local_port(&self) -> io::Result<u16> {
