@@ -69,3 +69,10 @@ pub trait Backend: Send + Sync {
     /// The tunnel as the data plane sees it now.
     fn state(&self) -> Result<TunnelState, BackendError>;
 }
+
+/// Creates a tunnel's backend (its interface and data plane) from its first configuration.
+/// `kind` is the tunnel's backend setting ("userspace", ...); dropping the backend removes
+/// the tunnel from the host.
+pub trait BackendFactory: Send + Sync {
+    fn create(&self, kind: &str, desired: &TunnelConfig) -> Result<Box<dyn Backend>, BackendError>;
+}

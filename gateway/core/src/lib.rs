@@ -11,6 +11,6 @@ pub mod config;
 pub mod key;
 pub mod protocol;
 
-pub use backend::{Backend, BackendError, PeerState, TunnelState};
+pub use backend::{Backend, BackendError, BackendFactory, PeerState, TunnelState};
 pub use config::{ConfigError, PeerConfig, TunnelConfig};
 pub use key::{KeyError, PresharedKey, PrivateKey, PublicKey};

@@ -8,7 +8,7 @@ use crate::uapi_server::UapiServer;
 use ipnet::IpNet;
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
-use wiregate_core::{Backend, BackendError, PeerState, TunnelConfig, TunnelState};
+use wiregate_core::{Backend, BackendError, BackendFactory, PeerState, TunnelConfig, TunnelState};
 
 #[derive(Debug)]
 pub struct UserspaceTunnel {
@@ -122,5 +122,29 @@ impl Backend for UserspaceTunnel {
                 })
                 .collect(),
         })
+    }
+}
+
+impl Drop for UserspaceTunnel {
+    /// The interface goes with the tunnel: the shards stop and close their TUN queues.
+    fn drop(&mut self) {
+        self.device.shutdown();
+    }
+}
+
+/// Creates userspace tunnels with a fixed number of shards each.
+#[derive(Debug, Clone, Copy)]
+pub struct UserspaceFactory {
+    pub shards: usize,
+}
+
+impl BackendFactory for UserspaceFactory {
+    fn create(&self, kind: &str, desired: &TunnelConfig) -> Result<Box<dyn Backend>, BackendError> {
+        if kind != "userspace" {
+            return Err(BackendError::Unsupported(format!(
+                "backend {kind:?} is not available in this build"
+            )));
+        }
+        Ok(Box::new(UserspaceTunnel::create(desired, self.shards)?))
     }
 }

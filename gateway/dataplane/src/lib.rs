@@ -27,4 +27,4 @@ pub mod udp;
 pub use device::{Device, DeviceConfig, DeviceError, DeviceReport, PeerReport};
 pub mod uapi;
 pub mod uapi_server;
-pub use backend::UserspaceTunnel;
+pub use backend::{UserspaceFactory, UserspaceTunnel};

@@ -11,20 +11,34 @@ use std::future::Future;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-/// Runs `work` with a fresh rtnetlink connection on a short-lived runtime.
-fn run<F, T>(work: impl FnOnce(Handle) -> F) -> io::Result<T>
+/// Runs `work` with a fresh rtnetlink connection on a short-lived runtime. Called from
+/// inside another runtime (an async caller that did not move to a blocking thread), it
+/// runs on a scoped thread of its own, as a runtime cannot block inside another.
+fn run<F, T>(work: impl FnOnce(Handle) -> F + Send) -> io::Result<T>
 where
     F: Future<Output = io::Result<T>>,
+    T: Send,
 {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_io()
-        .build()?;
-    runtime.block_on(async {
-        let (connection, handle, _) = rtnetlink::new_connection()?;
-        let task = tokio::spawn(connection);
-        let result = work(handle).await;
-        task.abort();
-        result
+    let go = move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .build()?;
+        runtime.block_on(async {
+            let (connection, handle, _) = rtnetlink::new_connection()?;
+            let task = tokio::spawn(connection);
+            let result = work(handle).await;
+            task.abort();
+            result
+        })
+    };
+    if tokio::runtime::Handle::try_current().is_err() {
+        return go();
+    }
+    std::thread::scope(|scope| {
+        scope
+            .spawn(go)
+            .join()
+            .unwrap_or_else(|_| Err(io::Error::other("netlink thread panicked")))
     })
 }
 

@@ -1,0 +1,94 @@
+//! The records the store keeps: tunnels and their peers, as the control plane sees them.
+//! What a backend receives is derived from them (`TunnelRecord::desired`).
+
+use ipnet::IpNet;
+use std::net::SocketAddr;
+use wiregate_core::{PeerConfig, PresharedKey, PrivateKey, PublicKey, TunnelConfig};
+
+/// Seconds since the Unix epoch.
+pub type Timestamp = i64;
+
+pub fn now() -> Timestamp {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TunnelRecord {
+    pub name: String,
+    pub listen_port: u16,
+    pub private_key: PrivateKey,
+    /// The gateway's own addresses on the tunnel interface.
+    pub addresses: Vec<IpNet>,
+    pub mtu: u16,
+    /// Where peers' tunnel addresses come from (IPAM).
+    pub pools: Vec<IpNet>,
+    /// `host:port` clients connect to, for exported configs.
+    pub public_endpoint: Option<String>,
+    /// DNS servers written into exported client configs.
+    pub dns: Vec<String>,
+    /// Keep server-generated peer private keys, so their configs can be downloaded later.
+    pub keep_private_keys: bool,
+    pub backend: String,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerRecord {
+    pub id: i64,
+    pub tunnel: String,
+    pub name: String,
+    pub tags: Vec<String>,
+    pub public_key: PublicKey,
+    pub preshared_key: Option<PresharedKey>,
+    /// Only for server-generated keys, and only if the tunnel keeps them.
+    pub private_key: Option<PrivateKey>,
+    /// The peer's own tunnel addresses (from the pools), host prefixes.
+    pub addresses: Vec<IpNet>,
+    /// Further prefixes routed to the peer (site-to-site).
+    pub routes: Vec<IpNet>,
+    pub endpoint: Option<SocketAddr>,
+    pub persistent_keepalive: Option<u16>,
+    pub enabled: bool,
+    pub expires_at: Option<Timestamp>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+impl PeerRecord {
+    /// Whether the data plane should carry this peer at `now`.
+    pub fn active(&self, now: Timestamp) -> bool {
+        self.enabled && self.expires_at.is_none_or(|at| at > now)
+    }
+
+    pub fn allowed_ips(&self) -> Vec<IpNet> {
+        self.addresses.iter().chain(&self.routes).copied().collect()
+    }
+}
+
+impl TunnelRecord {
+    /// The configuration a backend must carry: enabled, unexpired peers only.
+    pub fn desired(&self, peers: &[PeerRecord], now: Timestamp) -> TunnelConfig {
+        TunnelConfig {
+            name: self.name.clone(),
+            listen_port: self.listen_port,
+            private_key: self.private_key.clone(),
+            addresses: self.addresses.clone(),
+            mtu: self.mtu,
+            fwmark: 0,
+            peers: peers
+                .iter()
+                .filter(|p| p.active(now))
+                .map(|p| PeerConfig {
+                    public_key: p.public_key,
+                    preshared_key: p.preshared_key.clone(),
+                    allowed_ips: p.allowed_ips(),
+                    endpoint: p.endpoint,
+                    persistent_keepalive: p.persistent_keepalive,
+                })
+                .collect(),
+        }
+    }
+}

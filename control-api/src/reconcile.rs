@@ -1,0 +1,168 @@
+//! The reconcile loop: makes each tunnel's backend carry exactly what the store says.
+//!
+//! After every change the API makes, the changed tunnel is reconciled at once; a periodic
+//! pass reconciles them all, which removes expired peers and repairs drift (a peer added
+//! or removed with `wg set` behind the API's back is reverted, and logged). Backends apply
+//! a configuration as a diff, so established sessions of untouched peers survive.
+//!
+//! Calls block (backends configure interfaces): run them off the async runtime.
+
+use crate::model::now;
+use crate::store::Store;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
+use wiregate_core::{Backend, BackendFactory, TunnelConfig, TunnelState};
+
+enum Slot {
+    Running(Box<dyn Backend>),
+    Failed(String),
+}
+
+pub struct Reconciler {
+    store: Arc<dyn Store>,
+    factory: Box<dyn BackendFactory>,
+    /// Backends by tunnel name. Held for a whole pass: passes do not interleave.
+    slots: Mutex<HashMap<String, Slot>>,
+}
+
+impl std::fmt::Debug for Reconciler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reconciler").finish_non_exhaustive()
+    }
+}
+
+/// Peers and their allowed IPs, as compared for drift.
+fn fingerprint(
+    peers: impl Iterator<Item = (String, Vec<String>)>,
+) -> BTreeMap<String, BTreeSet<String>> {
+    peers
+        .map(|(k, ips)| (k, ips.into_iter().collect()))
+        .collect()
+}
+
+fn drifted(desired: &TunnelConfig, actual: &TunnelState) -> bool {
+    let want = fingerprint(desired.peers.iter().map(|p| {
+        (
+            p.public_key.to_base64(),
+            p.allowed_ips.iter().map(|n| n.to_string()).collect(),
+        )
+    }));
+    let have = fingerprint(actual.peers.iter().map(|p| {
+        (
+            p.public_key.to_base64(),
+            p.allowed_ips.iter().map(|n| n.to_string()).collect(),
+        )
+    }));
+    want != have || actual.listen_port != desired.listen_port && desired.listen_port != 0
+}
+
+impl Reconciler {
+    pub fn new(store: Arc<dyn Store>, factory: Box<dyn BackendFactory>) -> Self {
+        Self {
+            store,
+            factory,
+            slots: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn slots(&self) -> std::sync::MutexGuard<'_, HashMap<String, Slot>> {
+        self.slots.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Brings one tunnel's backend in line with the store (creating or removing it).
+    pub fn tunnel(&self, name: &str) {
+        let mut slots = self.slots();
+        self.reconcile(&mut slots, name, false);
+    }
+
+    /// Reconciles every tunnel, and removes backends of tunnels no longer stored.
+    pub fn all(&self) {
+        let mut slots = self.slots();
+        let names: BTreeSet<String> = match self.store.tunnels() {
+            Ok(tunnels) => tunnels.into_iter().map(|t| t.name).collect(),
+            Err(e) => return tracing::error!(error = %e, "reconcile: cannot read the store"),
+        };
+        let stale: Vec<String> = slots
+            .keys()
+            .filter(|n| !names.contains(*n))
+            .cloned()
+            .collect();
+        for name in stale.iter().chain(&names) {
+            self.reconcile(&mut slots, name, true);
+        }
+    }
+
+    fn reconcile(&self, slots: &mut HashMap<String, Slot>, name: &str, periodic: bool) {
+        let record = match self.store.tunnel(name) {
+            Ok(record) => record,
+            Err(e) => {
+                return tracing::error!(tunnel = name, error = %e, "reconcile: cannot read the store");
+            }
+        };
+        let Some(record) = record else {
+            if slots.remove(name).is_some() {
+                tracing::info!(tunnel = name, "tunnel removed");
+            }
+            return;
+        };
+        let peers = match self.store.peers(name) {
+            Ok(peers) => peers,
+            Err(e) => {
+                return tracing::error!(tunnel = name, error = %e, "reconcile: cannot read the store");
+            }
+        };
+        let desired = record.desired(&peers, now());
+        match slots.get(name) {
+            Some(Slot::Running(backend)) => {
+                if periodic
+                    && let Ok(actual) = backend.state()
+                    && drifted(&desired, &actual)
+                {
+                    tracing::warn!(
+                        tunnel = name,
+                        "the data plane drifted from the store; repairing"
+                    );
+                }
+                if let Err(e) = backend.apply(&desired) {
+                    tracing::error!(tunnel = name, error = %e, "reconcile failed");
+                }
+            }
+            // A tunnel that failed is retried on every pass: the cause may be gone.
+            Some(Slot::Failed(_)) | None => {
+                let slot = match self.factory.create(&record.backend, &desired) {
+                    Ok(backend) => {
+                        tracing::info!(
+                            tunnel = name,
+                            backend = backend.kind(),
+                            peers = desired.peers.len(),
+                            "tunnel up"
+                        );
+                        Slot::Running(backend)
+                    }
+                    Err(e) => {
+                        let was_failed = matches!(slots.get(name), Some(Slot::Failed(_)));
+                        if !was_failed {
+                            tracing::error!(tunnel = name, error = %e, "tunnel failed");
+                        }
+                        Slot::Failed(e.to_string())
+                    }
+                };
+                slots.insert(name.to_owned(), slot);
+            }
+        }
+    }
+
+    /// `Ok(state)` for a running tunnel, `Err(reason)` for a failed one, `None` if the
+    /// tunnel has no backend (yet).
+    pub fn status(&self, name: &str) -> Option<Result<TunnelState, String>> {
+        match self.slots().get(name)? {
+            Slot::Running(backend) => Some(backend.state().map_err(|e| e.to_string())),
+            Slot::Failed(reason) => Some(Err(reason.clone())),
+        }
+    }
+
+    /// Drops every backend (their interfaces go with them).
+    pub fn shutdown(&self) {
+        self.slots().clear();
+    }
+}

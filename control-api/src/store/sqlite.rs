@@ -1,0 +1,492 @@
+//! The embedded default store: one SQLite file in the state directory.
+//!
+//! WAL journal with `synchronous=FULL`: a commit is on disk when it returns. Lists
+//! (addresses, tags, ...) are JSON text columns; keys are base64 text. Schema changes are
+//! numbered migrations applied in order at open, tracked in `PRAGMA user_version`.
+
+use super::{Result, Store, StoreError};
+use crate::model::{PeerRecord, TunnelRecord};
+use rusqlite::{Connection, OptionalExtension, Row, params};
+use std::path::Path;
+use std::sync::Mutex;
+use wiregate_core::{PresharedKey, PrivateKey, PublicKey};
+
+/// Migration N takes the schema from version N to N + 1. Never edit one that shipped.
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE tunnels (
+    name TEXT PRIMARY KEY,
+    listen_port INTEGER NOT NULL,
+    private_key TEXT NOT NULL,
+    addresses TEXT NOT NULL,
+    mtu INTEGER NOT NULL,
+    pools TEXT NOT NULL,
+    public_endpoint TEXT,
+    dns TEXT NOT NULL,
+    keep_private_keys INTEGER NOT NULL,
+    backend TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+CREATE TABLE peers (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    tunnel TEXT NOT NULL REFERENCES tunnels(name) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    tags TEXT NOT NULL,
+    public_key TEXT NOT NULL,
+    preshared_key TEXT,
+    private_key TEXT,
+    addresses TEXT NOT NULL,
+    routes TEXT NOT NULL,
+    endpoint TEXT,
+    persistent_keepalive INTEGER,
+    enabled INTEGER NOT NULL,
+    expires_at INTEGER,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    UNIQUE (tunnel, public_key)
+);
+CREATE INDEX peers_by_tunnel ON peers (tunnel, id);
+"#];
+
+#[derive(Debug)]
+pub struct SqliteStore {
+    conn: Mutex<Connection>,
+}
+
+fn backend(e: rusqlite::Error) -> StoreError {
+    match &e {
+        rusqlite::Error::SqliteFailure(f, _)
+            if f.code == rusqlite::ErrorCode::ConstraintViolation =>
+        {
+            StoreError::Conflict(e.to_string())
+        }
+        _ => StoreError::Backend(e.to_string()),
+    }
+}
+
+fn json<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_else(|_| "[]".into())
+}
+
+fn parse_json<T: serde::de::DeserializeOwned>(what: &'static str, text: &str) -> Result<T> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt {
+        what,
+        detail: e.to_string(),
+    })
+}
+
+fn corrupt(what: &'static str) -> impl Fn(wiregate_core::KeyError) -> StoreError {
+    move |e| StoreError::Corrupt {
+        what,
+        detail: e.to_string(),
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path` and brings its schema up to date.
+    pub fn open(path: &Path) -> Result<Self> {
+        let conn = Connection::open(path).map_err(backend)?;
+        Self::init(conn)
+    }
+
+    /// A private in-memory database, for tests.
+    pub fn in_memory() -> Result<Self> {
+        Self::init(Connection::open_in_memory().map_err(backend)?)
+    }
+
+    fn init(mut conn: Connection) -> Result<Self> {
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(backend)?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(backend)?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(backend)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(backend)?;
+        let version: usize = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .map_err(backend)?;
+        if version > MIGRATIONS.len() {
+            return Err(StoreError::Backend(format!(
+                "the database has schema version {version}, newer than this wiregate knows ({}); upgrade wiregate",
+                MIGRATIONS.len()
+            )));
+        }
+        for (i, migration) in MIGRATIONS.iter().enumerate().skip(version) {
+            let tx = conn.transaction().map_err(backend)?;
+            tx.execute_batch(migration).map_err(backend)?;
+            tx.pragma_update(None, "user_version", i + 1)
+                .map_err(backend)?;
+            tx.commit().map_err(backend)?;
+            tracing::info!(version = i + 1, "store schema migrated");
+        }
+        Ok(Self {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+const TUNNEL_COLUMNS: &str = "name, listen_port, private_key, addresses, mtu, pools, public_endpoint, dns, keep_private_keys, backend, created_at, updated_at";
+const PEER_COLUMNS: &str = "id, tunnel, name, tags, public_key, preshared_key, private_key, addresses, routes, endpoint, persistent_keepalive, enabled, expires_at, created_at, updated_at";
+
+/// Row values are read as text first; decoding them can fail without being a SQLite error.
+type Raw = Vec<rusqlite::types::Value>;
+
+fn raw(row: &Row<'_>, columns: usize) -> rusqlite::Result<Raw> {
+    (0..columns).map(|i| row.get(i)).collect()
+}
+
+fn text(v: &rusqlite::types::Value) -> Option<&str> {
+    match v {
+        rusqlite::types::Value::Text(s) => Some(s),
+        _ => None,
+    }
+}
+
+fn int(v: &rusqlite::types::Value) -> Option<i64> {
+    match v {
+        rusqlite::types::Value::Integer(i) => Some(*i),
+        _ => None,
+    }
+}
+
+fn tunnel_from(v: Raw) -> Result<TunnelRecord> {
+    let bad = |what| StoreError::Corrupt {
+        what,
+        detail: "wrong type".into(),
+    };
+    let s = |i: usize, what| text(&v[i]).ok_or_else(|| bad(what));
+    let n = |i: usize, what| int(&v[i]).ok_or_else(|| bad(what));
+    Ok(TunnelRecord {
+        name: s(0, "tunnel name")?.to_owned(),
+        listen_port: u16::try_from(n(1, "listen_port")?).map_err(|_| bad("listen_port"))?,
+        private_key: PrivateKey::from_base64(s(2, "private_key")?)
+            .map_err(corrupt("tunnel private_key"))?,
+        addresses: parse_json("tunnel addresses", s(3, "addresses")?)?,
+        mtu: u16::try_from(n(4, "mtu")?).map_err(|_| bad("mtu"))?,
+        pools: parse_json("tunnel pools", s(5, "pools")?)?,
+        public_endpoint: text(&v[6]).map(str::to_owned),
+        dns: parse_json("tunnel dns", s(7, "dns")?)?,
+        keep_private_keys: n(8, "keep_private_keys")? != 0,
+        backend: s(9, "backend")?.to_owned(),
+        created_at: n(10, "created_at")?,
+        updated_at: n(11, "updated_at")?,
+    })
+}
+
+fn peer_from(v: Raw) -> Result<PeerRecord> {
+    let bad = |what| StoreError::Corrupt {
+        what,
+        detail: "wrong type".into(),
+    };
+    let s = |i: usize, what| text(&v[i]).ok_or_else(|| bad(what));
+    let n = |i: usize, what| int(&v[i]).ok_or_else(|| bad(what));
+    Ok(PeerRecord {
+        id: n(0, "peer id")?,
+        tunnel: s(1, "peer tunnel")?.to_owned(),
+        name: s(2, "peer name")?.to_owned(),
+        tags: parse_json("peer tags", s(3, "tags")?)?,
+        public_key: PublicKey::from_base64(s(4, "public_key")?)
+            .map_err(corrupt("peer public_key"))?,
+        preshared_key: text(&v[5])
+            .map(PresharedKey::from_base64)
+            .transpose()
+            .map_err(corrupt("peer preshared_key"))?,
+        private_key: text(&v[6])
+            .map(PrivateKey::from_base64)
+            .transpose()
+            .map_err(corrupt("peer private_key"))?,
+        addresses: parse_json("peer addresses", s(7, "addresses")?)?,
+        routes: parse_json("peer routes", s(8, "routes")?)?,
+        endpoint: text(&v[9])
+            .map(|e| e.parse().map_err(|_| bad("peer endpoint")))
+            .transpose()?,
+        persistent_keepalive: int(&v[10])
+            .map(|k| u16::try_from(k).map_err(|_| bad("persistent_keepalive")))
+            .transpose()?,
+        enabled: n(11, "enabled")? != 0,
+        expires_at: int(&v[12]),
+        created_at: n(13, "created_at")?,
+        updated_at: n(14, "updated_at")?,
+    })
+}
+
+impl Store for SqliteStore {
+    fn tunnels(&self) -> Result<Vec<TunnelRecord>> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare(&format!(
+                "SELECT {TUNNEL_COLUMNS} FROM tunnels ORDER BY name"
+            ))
+            .map_err(backend)?;
+        let rows = stmt.query_map([], |r| raw(r, 12)).map_err(backend)?;
+        rows.map(|r| tunnel_from(r.map_err(backend)?)).collect()
+    }
+
+    fn tunnel(&self, name: &str) -> Result<Option<TunnelRecord>> {
+        let conn = self.conn();
+        let row = conn
+            .query_row(
+                &format!("SELECT {TUNNEL_COLUMNS} FROM tunnels WHERE name = ?1"),
+                [name],
+                |r| raw(r, 12),
+            )
+            .optional()
+            .map_err(backend)?;
+        row.map(tunnel_from).transpose()
+    }
+
+    fn insert_tunnel(&self, t: &TunnelRecord) -> Result<()> {
+        self.conn()
+            .execute(
+                &format!("INSERT INTO tunnels ({TUNNEL_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"),
+                params![
+                    t.name,
+                    t.listen_port,
+                    t.private_key.expose_base64(),
+                    json(&t.addresses),
+                    t.mtu,
+                    json(&t.pools),
+                    t.public_endpoint,
+                    json(&t.dns),
+                    t.keep_private_keys,
+                    t.backend,
+                    t.created_at,
+                    t.updated_at
+                ],
+            )
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    fn update_tunnel(&self, t: &TunnelRecord) -> Result<()> {
+        self.conn()
+            .execute(
+                "UPDATE tunnels SET listen_port = ?2, private_key = ?3, addresses = ?4, mtu = ?5, pools = ?6, \
+                 public_endpoint = ?7, dns = ?8, keep_private_keys = ?9, backend = ?10, updated_at = ?11 WHERE name = ?1",
+                params![
+                    t.name,
+                    t.listen_port,
+                    t.private_key.expose_base64(),
+                    json(&t.addresses),
+                    t.mtu,
+                    json(&t.pools),
+                    t.public_endpoint,
+                    json(&t.dns),
+                    t.keep_private_keys,
+                    t.backend,
+                    t.updated_at
+                ],
+            )
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    fn delete_tunnel(&self, name: &str) -> Result<bool> {
+        let n = self
+            .conn()
+            .execute("DELETE FROM tunnels WHERE name = ?1", [name])
+            .map_err(backend)?;
+        Ok(n > 0)
+    }
+
+    fn peers(&self, tunnel: &str) -> Result<Vec<PeerRecord>> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare(&format!(
+                "SELECT {PEER_COLUMNS} FROM peers WHERE tunnel = ?1 ORDER BY id"
+            ))
+            .map_err(backend)?;
+        let rows = stmt.query_map([tunnel], |r| raw(r, 15)).map_err(backend)?;
+        rows.map(|r| peer_from(r.map_err(backend)?)).collect()
+    }
+
+    fn peer(&self, tunnel: &str, id: i64) -> Result<Option<PeerRecord>> {
+        let conn = self.conn();
+        let row = conn
+            .query_row(
+                &format!("SELECT {PEER_COLUMNS} FROM peers WHERE tunnel = ?1 AND id = ?2"),
+                params![tunnel, id],
+                |r| raw(r, 15),
+            )
+            .optional()
+            .map_err(backend)?;
+        row.map(peer_from).transpose()
+    }
+
+    fn insert_peers(&self, peers: &[PeerRecord]) -> Result<Vec<PeerRecord>> {
+        let mut conn = self.conn();
+        let tx = conn.transaction().map_err(backend)?;
+        let mut inserted = Vec::with_capacity(peers.len());
+        {
+            let mut stmt = tx
+                .prepare(&format!(
+                    "INSERT INTO peers ({}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                    &PEER_COLUMNS["id, ".len()..]
+                ))
+                .map_err(backend)?;
+            for p in peers {
+                stmt.execute(params![
+                    p.tunnel,
+                    p.name,
+                    json(&p.tags),
+                    p.public_key.to_base64(),
+                    p.preshared_key.as_ref().map(PresharedKey::expose_base64),
+                    p.private_key.as_ref().map(PrivateKey::expose_base64),
+                    json(&p.addresses),
+                    json(&p.routes),
+                    p.endpoint.map(|e| e.to_string()),
+                    p.persistent_keepalive,
+                    p.enabled,
+                    p.expires_at,
+                    p.created_at,
+                    p.updated_at
+                ])
+                .map_err(backend)?;
+                inserted.push(PeerRecord {
+                    id: tx.last_insert_rowid(),
+                    ..p.clone()
+                });
+            }
+        }
+        tx.commit().map_err(backend)?;
+        Ok(inserted)
+    }
+
+    fn update_peer(&self, p: &PeerRecord) -> Result<()> {
+        self.conn()
+            .execute(
+                "UPDATE peers SET name = ?3, tags = ?4, preshared_key = ?5, private_key = ?6, addresses = ?7, routes = ?8, \
+                 endpoint = ?9, persistent_keepalive = ?10, enabled = ?11, expires_at = ?12, updated_at = ?13 \
+                 WHERE tunnel = ?1 AND id = ?2",
+                params![
+                    p.tunnel,
+                    p.id,
+                    p.name,
+                    json(&p.tags),
+                    p.preshared_key.as_ref().map(PresharedKey::expose_base64),
+                    p.private_key.as_ref().map(PrivateKey::expose_base64),
+                    json(&p.addresses),
+                    json(&p.routes),
+                    p.endpoint.map(|e| e.to_string()),
+                    p.persistent_keepalive,
+                    p.enabled,
+                    p.expires_at,
+                    p.updated_at
+                ],
+            )
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    fn delete_peer(&self, tunnel: &str, id: i64) -> Result<bool> {
+        let n = self
+            .conn()
+            .execute(
+                "DELETE FROM peers WHERE tunnel = ?1 AND id = ?2",
+                params![tunnel, id],
+            )
+            .map_err(backend)?;
+        Ok(n > 0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::now;
+
+    pub(crate) fn tunnel(name: &str) -> TunnelRecord {
+        TunnelRecord {
+            name: name.into(),
+            listen_port: 51820,
+            private_key: PrivateKey::generate(),
+            addresses: vec!["10.8.0.1/24".parse().unwrap()],
+            mtu: 1420,
+            pools: vec!["10.8.0.0/24".parse().unwrap(), "fd08::/64".parse().unwrap()],
+            public_endpoint: Some("vpn.example.com:51820".into()),
+            dns: vec!["10.8.0.1".into()],
+            keep_private_keys: false,
+            backend: "userspace".into(),
+            created_at: now(),
+            updated_at: now(),
+        }
+    }
+
+    fn peer(tunnel: &str, host: u8) -> PeerRecord {
+        PeerRecord {
+            id: 0,
+            tunnel: tunnel.into(),
+            name: format!("peer{host}"),
+            tags: vec!["staff".into()],
+            public_key: PrivateKey::generate().public_key(),
+            preshared_key: Some(PresharedKey::generate()),
+            private_key: None,
+            addresses: vec![format!("10.8.0.{host}/32").parse().unwrap()],
+            routes: vec![],
+            endpoint: Some("192.0.2.1:4000".parse().unwrap()),
+            persistent_keepalive: Some(25),
+            enabled: true,
+            expires_at: None,
+            created_at: now(),
+            updated_at: now(),
+        }
+    }
+
+    #[test]
+    fn round_trips_and_survives_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("wiregate.db");
+        let t = tunnel("wg0");
+        let stored = {
+            let store = SqliteStore::open(&path).unwrap();
+            store.insert_tunnel(&t).unwrap();
+            store
+                .insert_peers(&[peer("wg0", 2), peer("wg0", 3)])
+                .unwrap()
+        };
+        let store = SqliteStore::open(&path).unwrap();
+        assert_eq!(store.tunnel("wg0").unwrap().unwrap(), t);
+        assert_eq!(store.peers("wg0").unwrap(), stored);
+        assert_eq!(store.peer("wg0", stored[1].id).unwrap().unwrap(), stored[1]);
+    }
+
+    #[test]
+    fn bulk_insert_is_all_or_nothing_and_keys_are_unique_per_tunnel() {
+        let store = SqliteStore::in_memory().unwrap();
+        store.insert_tunnel(&tunnel("wg0")).unwrap();
+        let a = peer("wg0", 2);
+        let mut dup = peer("wg0", 3);
+        dup.public_key = a.public_key;
+        let err = store.insert_peers(&[a.clone(), dup]).unwrap_err();
+        assert!(matches!(err, StoreError::Conflict(_)), "{err}");
+        assert!(store.peers("wg0").unwrap().is_empty());
+        store.insert_peers(&[a]).unwrap();
+    }
+
+    #[test]
+    fn deleting_a_tunnel_deletes_its_peers() {
+        let store = SqliteStore::in_memory().unwrap();
+        store.insert_tunnel(&tunnel("wg0")).unwrap();
+        store.insert_peers(&[peer("wg0", 2)]).unwrap();
+        assert!(store.delete_tunnel("wg0").unwrap());
+        assert!(store.peers("wg0").unwrap().is_empty());
+        assert!(!store.delete_tunnel("wg0").unwrap());
+    }
+
+    #[test]
+    fn a_newer_schema_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("wiregate.db");
+        drop(SqliteStore::open(&path).unwrap());
+        let conn = Connection::open(&path).unwrap();
+        conn.pragma_update(None, "user_version", 99).unwrap();
+        drop(conn);
+        let err = SqliteStore::open(&path).unwrap_err().to_string();
+        assert!(err.contains("newer"), "{err}");
+    }
+}

@@ -1,0 +1,741 @@
+//! The API through its router, against a real store (SQLite in a temporary directory) and
+//! real userspace backends (TUN devices), each test in a network namespace of its own.
+//! Needs root, as the e2e tests do.
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use tower::ServiceExt;
+use wiregate_control::api::{AppState, router};
+use wiregate_control::auth::Tokens;
+use wiregate_control::control::Control;
+use wiregate_control::reconcile::Reconciler;
+use wiregate_control::store::sqlite::SqliteStore;
+use wiregate_core::PrivateKey;
+use wiregate_dataplane::UserspaceFactory;
+
+const ADMIN: &str = "admin-token-for-tests";
+const READER: &str = "read-only-token-for-tests";
+
+struct Api {
+    router: Router,
+    reconciler: Arc<Reconciler>,
+    db: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+/// A tunnel name no other test (or host interface) uses: UAPI sockets share one folder.
+fn unique_name(prefix: &str) -> String {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    format!(
+        "{prefix}{}x{}",
+        std::process::id() % 10_000,
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+fn open(db: PathBuf, dir: tempfile::TempDir) -> Api {
+    let store = Arc::new(SqliteStore::open(&db).expect("store"));
+    let reconciler = Arc::new(Reconciler::new(
+        store.clone(),
+        Box::new(UserspaceFactory { shards: 2 }),
+    ));
+    let control = Arc::new(Control::new(store, reconciler.clone()));
+    let tokens = Arc::new(Tokens::new(vec![ADMIN.into()], vec![READER.into()]));
+    Api {
+        router: router(AppState { control, tokens }),
+        reconciler,
+        db,
+        _dir: dir,
+    }
+}
+
+/// Runs `test` in a fresh network namespace, on a runtime whose threads live there too.
+fn in_netns<F: std::future::Future<Output = ()>>(test: impl FnOnce(Api) -> F) {
+    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET)
+        .expect("these tests need root: each makes a network namespace and TUN devices");
+    let dir = tempfile::tempdir().unwrap();
+    let api = open(dir.path().join("wiregate.db"), dir);
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(test(api));
+}
+
+impl Api {
+    async fn call(
+        &self,
+        method: Method,
+        uri: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let (status, text, _) = self
+            .raw(method, uri, token, body.map(|b| b.to_string()))
+            .await;
+        let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        (status, value)
+    }
+
+    async fn raw(
+        &self,
+        method: Method,
+        uri: &str,
+        token: Option<&str>,
+        body: Option<String>,
+    ) -> (StatusCode, String, String) {
+        let mut request = Request::builder().method(method).uri(uri);
+        if let Some(token) = token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        if body.is_some() {
+            request = request.header("content-type", "application/json");
+        }
+        let request = request
+            .body(body.map_or_else(Body::empty, Body::from))
+            .unwrap();
+        let response = self.router.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        (
+            status,
+            String::from_utf8_lossy(&bytes).into_owned(),
+            content_type,
+        )
+    }
+
+    /// An admin call with a body that is not (necessarily) JSON.
+    async fn text(&self, method: Method, uri: &str, body: &str) -> (StatusCode, Value) {
+        let (status, text, _) = self
+            .raw(method, uri, Some(ADMIN), Some(body.to_owned()))
+            .await;
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    async fn admin(&self, method: Method, uri: &str, body: Option<Value>) -> (StatusCode, Value) {
+        self.call(method, uri, Some(ADMIN), body).await
+    }
+
+    async fn create_tunnel(&self, name: &str, port: u16) -> Value {
+        let (status, body) = self
+            .admin(
+                Method::POST,
+                "/v1/tunnels",
+                Some(json!({
+                    "name": name, "listen_port": port,
+                    "addresses": ["10.8.0.1/24", "fd08::1/64"],
+                    "pools": ["10.8.0.0/24", "fd08::/64"],
+                    "public_endpoint": "vpn.example.net:51820",
+                    "dns": ["10.8.0.1"]
+                })),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body
+    }
+}
+
+fn public_key() -> String {
+    PrivateKey::generate().public_key().to_base64()
+}
+
+fn assert_problem(status: StatusCode, body: &Value, want: StatusCode, code: &str) {
+    assert_eq!(status, want, "{body}");
+    assert_eq!(body["code"], code, "{body}");
+    assert_eq!(body["status"], want.as_u16(), "{body}");
+}
+
+#[test]
+fn auth_is_required_and_read_only_tokens_cannot_write() {
+    in_netns(|api| async move {
+        let (status, body) = api.call(Method::GET, "/v1/health", None, None).await;
+        assert_eq!(
+            (status, body["status"].as_str()),
+            (StatusCode::OK, Some("ok"))
+        );
+
+        let (_, _, content_type) = api.raw(Method::GET, "/v1/tunnels", None, None).await;
+        assert_eq!(content_type, "application/problem+json");
+        let (status, body) = api.call(Method::GET, "/v1/tunnels", None, None).await;
+        assert_problem(status, &body, StatusCode::UNAUTHORIZED, "unauthorized");
+        let (status, body) = api
+            .call(Method::GET, "/v1/tunnels", Some("wrong"), None)
+            .await;
+        assert_problem(status, &body, StatusCode::UNAUTHORIZED, "unauthorized");
+        let (status, body) = api.call(Method::GET, "/v1/openapi.json", None, None).await;
+        assert_problem(status, &body, StatusCode::UNAUTHORIZED, "unauthorized");
+
+        let (status, _) = api
+            .call(Method::GET, "/v1/tunnels", Some(READER), None)
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        let new = json!({"name": unique_name("ro"), "listen_port": 0});
+        let (status, body) = api
+            .call(Method::POST, "/v1/tunnels", Some(READER), Some(new))
+            .await;
+        assert_problem(status, &body, StatusCode::FORBIDDEN, "read_only");
+        let (status, body) = api.admin(Method::GET, "/v1/nowhere", None).await;
+        assert_problem(status, &body, StatusCode::NOT_FOUND, "not_found");
+    });
+}
+
+#[test]
+fn tunnels_are_created_listed_changed_and_deleted() {
+    in_netns(|api| async move {
+        let name = unique_name("t");
+        let created = api.create_tunnel(&name, 0).await;
+        assert_eq!(created["status"]["state"], "running", "{created}");
+        assert_eq!(created["public_key"].as_str().unwrap().len(), 44);
+        assert!(
+            created.get("private_key").is_none(),
+            "a private key leaked: {created}"
+        );
+        assert!(
+            wiregate_dataplane::netconf::ifindex(&name).is_ok(),
+            "no interface {name}"
+        );
+
+        let (status, body) = api
+            .admin(
+                Method::POST,
+                "/v1/tunnels",
+                Some(json!({"name": name, "listen_port": 0})),
+            )
+            .await;
+        assert_problem(status, &body, StatusCode::CONFLICT, "tunnel_exists");
+        let (status, body) = api
+            .admin(
+                Method::POST,
+                "/v1/tunnels",
+                Some(json!({"name": "bad/name", "listen_port": 0})),
+            )
+            .await;
+        assert_problem(
+            status,
+            &body,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_name",
+        );
+        let (status, body) = api
+            .admin(
+                Method::POST,
+                "/v1/tunnels",
+                Some(json!({"name": "x", "listen_port": 0, "colour": "red"})),
+            )
+            .await;
+        assert_problem(
+            status,
+            &body,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_body",
+        );
+        assert!(
+            body["detail"].as_str().unwrap().contains("colour"),
+            "{body}"
+        );
+        let (status, body) = api.text(Method::POST, "/v1/tunnels", "{not json").await;
+        assert_problem(status, &body, StatusCode::BAD_REQUEST, "invalid_body");
+        let (status, body) = api
+            .admin(
+                Method::POST,
+                "/v1/tunnels",
+                Some(json!({"name": "y", "listen_port": 0, "mtu": 100})),
+            )
+            .await;
+        assert_problem(
+            status,
+            &body,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_mtu",
+        );
+        let (status, body) = api
+            .admin(
+                Method::POST,
+                "/v1/tunnels",
+                Some(json!({"name": "z", "listen_port": 0, "backend": "nope"})),
+            )
+            .await;
+        assert_problem(
+            status,
+            &body,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_backend",
+        );
+
+        let (status, list) = api.admin(Method::GET, "/v1/tunnels", None).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(list["items"].as_array().unwrap().len(), 1, "{list}");
+
+        let uri = format!("/v1/tunnels/{name}");
+        let (status, body) = api
+            .admin(
+                Method::PATCH,
+                &uri,
+                Some(json!({"mtu": 1380, "public_endpoint": null})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(
+            (body["mtu"].as_u64(), &body["public_endpoint"]),
+            (Some(1380), &Value::Null)
+        );
+        let (status, body) = api.admin(Method::GET, "/v1/tunnels/missing", None).await;
+        assert_problem(status, &body, StatusCode::NOT_FOUND, "not_found");
+
+        let (status, _) = api.admin(Method::DELETE, &uri, None).await;
+        assert_eq!(status, StatusCode::NO_CONTENT);
+        assert!(
+            wiregate_dataplane::netconf::ifindex(&name).is_err(),
+            "{name} outlived its tunnel"
+        );
+        let (status, body) = api.admin(Method::DELETE, &uri, None).await;
+        assert_problem(status, &body, StatusCode::NOT_FOUND, "not_found");
+    });
+}
+
+#[test]
+fn peers_get_addresses_keys_and_configs() {
+    in_netns(|api| async move {
+        let name = unique_name("p");
+        let tunnel = api.create_tunnel(&name, 0).await;
+        let peers = format!("/v1/tunnels/{name}/peers");
+
+        // Client-supplied key: no private key comes back; the next free addresses do.
+        let key = public_key();
+        let (status, alice) = api
+            .admin(
+                Method::POST,
+                &peers,
+                Some(json!({"name": "alice", "public_key": key, "tags": ["staff"]})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{alice}");
+        assert_eq!(alice["addresses"], json!(["10.8.0.2/32", "fd08::2/128"]));
+        assert_eq!(alice["private_key"], Value::Null);
+        assert_eq!(alice["config"], Value::Null);
+
+        // Server-generated key: returned once, with a ready config.
+        let (status, bob) = api.admin(Method::POST, &peers, Some(json!({"name": "bob", "generate_preshared_key": true, "persistent_keepalive": 25}))).await;
+        assert_eq!(status, StatusCode::CREATED, "{bob}");
+        let private = bob["private_key"].as_str().expect("generated private key");
+        let config = bob["config"].as_str().unwrap();
+        assert!(
+            config.contains(&format!("PrivateKey = {private}")),
+            "{config}"
+        );
+        assert!(
+            config.contains("Address = 10.8.0.3/32, fd08::3/128"),
+            "{config}"
+        );
+        assert!(
+            config.contains(&format!(
+                "PublicKey = {}",
+                tunnel["public_key"].as_str().unwrap()
+            )),
+            "{config}"
+        );
+        assert!(
+            config.contains("Endpoint = vpn.example.net:51820"),
+            "{config}"
+        );
+        assert!(
+            config.contains("AllowedIPs = 10.8.0.0/24, fd08::/64"),
+            "{config}"
+        );
+        assert!(
+            config.contains("PresharedKey = ") && config.contains("PersistentKeepalive = 25"),
+            "{config}"
+        );
+        assert!(config.contains("DNS = 10.8.0.1"), "{config}");
+
+        // Later reads never show a private key; the tunnel does not keep it.
+        let bob_uri = format!("{peers}/{}", bob["id"]);
+        let (_, read) = api.admin(Method::GET, &bob_uri, None).await;
+        assert!(
+            !read.to_string().contains(private),
+            "private key in a read: {read}"
+        );
+        assert_eq!(read["has_private_key"], false);
+        let (_, list) = api.admin(Method::GET, &peers, None).await;
+        assert!(!list.to_string().contains(private), "private key in a list");
+        let (status, text, content_type) = api
+            .raw(Method::GET, &format!("{bob_uri}/config"), Some(ADMIN), None)
+            .await;
+        assert_eq!(
+            (status, content_type.as_str()),
+            (StatusCode::OK, "text/plain; charset=utf-8")
+        );
+        assert!(
+            !text.contains(private) && text.contains("# PrivateKey"),
+            "{text}"
+        );
+
+        // Both peers are in the data plane.
+        let state = api.reconciler.status(&name).unwrap().unwrap();
+        assert_eq!(state.peers.len(), 2);
+        let (_, read) = api
+            .admin(Method::GET, &format!("{peers}/{}", alice["id"]), None)
+            .await;
+        assert_eq!(read["status"]["rx_bytes"], 0, "{read}");
+
+        // Specific addresses are checked.
+        let ask = |addresses: Value| json!({"name": "x", "public_key": public_key(), "addresses": addresses});
+        let (status, body) = api
+            .admin(Method::POST, &peers, Some(ask(json!(["10.8.0.2/32"]))))
+            .await;
+        assert_problem(status, &body, StatusCode::CONFLICT, "address_taken");
+        let (status, body) = api
+            .admin(Method::POST, &peers, Some(ask(json!(["10.9.0.2/32"]))))
+            .await;
+        assert_problem(
+            status,
+            &body,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_address",
+        );
+        let (status, body) = api
+            .admin(Method::POST, &peers, Some(ask(json!(["10.8.0.1/32"]))))
+            .await;
+        assert_problem(
+            status,
+            &body,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_address",
+        );
+        let (status, carol) = api
+            .admin(Method::POST, &peers, Some(ask(json!(["10.8.0.77/32"]))))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{carol}");
+
+        // Bad keys, duplicate keys, overlapping routes, unknown fields.
+        let (status, body) = api
+            .admin(
+                Method::POST,
+                &peers,
+                Some(json!({"name": "k", "public_key": "short"})),
+            )
+            .await;
+        assert_problem(
+            status,
+            &body,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_key",
+        );
+        let (status, body) = api
+            .admin(
+                Method::POST,
+                &peers,
+                Some(json!({"name": "d", "public_key": key})),
+            )
+            .await;
+        assert_problem(status, &body, StatusCode::CONFLICT, "public_key_exists");
+        let site =
+            |routes: Value| json!({"name": "site", "public_key": public_key(), "routes": routes});
+        let (status, _) = api
+            .admin(Method::POST, &peers, Some(site(json!(["192.168.10.0/24"]))))
+            .await;
+        assert_eq!(status, StatusCode::CREATED);
+        let (status, body) = api
+            .admin(
+                Method::POST,
+                &peers,
+                Some(site(json!(["192.168.10.128/25"]))),
+            )
+            .await;
+        assert_problem(status, &body, StatusCode::CONFLICT, "allowed_ips_overlap");
+        let (status, body) = api
+            .admin(Method::POST, &peers, Some(site(json!(["192.168.20.1/24"]))))
+            .await;
+        assert_problem(
+            status,
+            &body,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_prefix",
+        );
+        let (status, body) = api
+            .admin(
+                Method::POST,
+                &peers,
+                Some(json!({"name": "u", "nickname": "x"})),
+            )
+            .await;
+        assert_problem(
+            status,
+            &body,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_body",
+        );
+        let (status, body) = api
+            .admin(
+                Method::POST,
+                "/v1/tunnels/missing/peers",
+                Some(json!({"name": "m"})),
+            )
+            .await;
+        assert_problem(status, &body, StatusCode::NOT_FOUND, "not_found");
+        let (status, body) = api
+            .admin(Method::GET, &format!("{peers}/notanumber"), None)
+            .await;
+        assert_problem(status, &body, StatusCode::BAD_REQUEST, "invalid_path");
+
+        // Disable: out of the data plane, still in the store. Delete: the address is reused.
+        let (status, body) = api
+            .admin(
+                Method::PATCH,
+                &format!("{peers}/{}", alice["id"]),
+                Some(json!({"enabled": false})),
+            )
+            .await;
+        assert_eq!(
+            (status, &body["active"]),
+            (StatusCode::OK, &Value::Bool(false)),
+            "{body}"
+        );
+        let state = api.reconciler.status(&name).unwrap().unwrap();
+        assert!(
+            !state.peers.iter().any(|p| p.public_key.to_base64() == key),
+            "disabled peer still carried"
+        );
+        let (status, _) = api
+            .admin(Method::DELETE, &format!("{peers}/{}", alice["id"]), None)
+            .await;
+        assert_eq!(status, StatusCode::NO_CONTENT);
+        let (_, dave) = api
+            .admin(
+                Method::POST,
+                &peers,
+                Some(json!({"name": "dave", "public_key": public_key()})),
+            )
+            .await;
+        assert_eq!(
+            dave["addresses"],
+            json!(["10.8.0.2/32", "fd08::2/128"]),
+            "{dave}"
+        );
+
+        // Expired peers leave the data plane on the next pass.
+        let past = wiregate_control::model::now() - 10;
+        let (status, _) = api
+            .admin(
+                Method::PATCH,
+                &format!("{peers}/{}", dave["id"]),
+                Some(json!({"expires_at": past})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        api.reconciler.all();
+        let state = api.reconciler.status(&name).unwrap().unwrap();
+        assert!(
+            !state
+                .peers
+                .iter()
+                .any(|p| p.public_key.to_base64() == dave["public_key"].as_str().unwrap())
+        );
+    });
+}
+
+#[test]
+fn listing_pages_and_filters() {
+    in_netns(|api| async move {
+        let name = unique_name("l");
+        api.create_tunnel(&name, 0).await;
+        let peers = format!("/v1/tunnels/{name}/peers");
+        let bulk: Vec<Value> = (0..25)
+            .map(|i| json!({"name": format!("user{i}"), "public_key": public_key(), "tags": if i % 5 == 0 { json!(["vip"]) } else { json!([]) }, "enabled": i % 2 == 0}))
+            .collect();
+        let (status, body) = api
+            .admin(
+                Method::POST,
+                &format!("{peers}/bulk"),
+                Some(json!({"peers": bulk})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        assert_eq!(body["items"].as_array().unwrap().len(), 25);
+
+        let mut seen = Vec::new();
+        let mut after: Option<i64> = None;
+        loop {
+            let uri = match after {
+                Some(a) => format!("{peers}?limit=10&after={a}"),
+                None => format!("{peers}?limit=10"),
+            };
+            let (status, page) = api.admin(Method::GET, &uri, None).await;
+            assert_eq!(status, StatusCode::OK, "{page}");
+            seen.extend(
+                page["items"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|p| p["name"].as_str().unwrap().to_owned()),
+            );
+            match page["next_after"].as_i64() {
+                Some(next) => after = Some(next),
+                None => break,
+            }
+        }
+        assert_eq!(seen.len(), 25);
+        let (_, vip) = api
+            .admin(Method::GET, &format!("{peers}?tag=vip"), None)
+            .await;
+        assert_eq!(vip["items"].as_array().unwrap().len(), 5);
+        let (_, enabled) = api
+            .admin(
+                Method::GET,
+                &format!("{peers}?enabled=true&name=user1"),
+                None,
+            )
+            .await;
+        // user1x with even x: user10, user12, ..., user18 (user1 itself is odd).
+        assert_eq!(enabled["items"].as_array().unwrap().len(), 5, "{enabled}");
+        let (status, body) = api
+            .admin(Method::GET, &format!("{peers}?limit=0"), None)
+            .await;
+        assert_problem(
+            status,
+            &body,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_query",
+        );
+        let (status, body) = api
+            .admin(Method::GET, &format!("{peers}?sort=name"), None)
+            .await;
+        assert_problem(status, &body, StatusCode::BAD_REQUEST, "invalid_query");
+
+        // A bulk request with one bad peer creates none.
+        let bad = json!({"peers": [{"name": "ok", "public_key": public_key()}, {"name": "bad", "public_key": "nope"}]});
+        let (status, body) = api
+            .admin(Method::POST, &format!("{peers}/bulk"), Some(bad))
+            .await;
+        assert_problem(
+            status,
+            &body,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_key",
+        );
+        assert!(
+            body["detail"].as_str().unwrap().contains("peer 1 (bad)"),
+            "{body}"
+        );
+        let (_, all) = api
+            .admin(Method::GET, &format!("{peers}?limit=1000"), None)
+            .await;
+        assert_eq!(all["items"].as_array().unwrap().len(), 25);
+    });
+}
+
+#[test]
+fn the_store_is_the_truth_across_restarts_and_drift_is_repaired() {
+    in_netns(|api| async move {
+        let name = unique_name("r");
+        api.create_tunnel(&name, 0).await;
+        let peers = format!("/v1/tunnels/{name}/peers");
+        let key = public_key();
+        let (status, _) = api
+            .admin(
+                Method::POST,
+                &peers,
+                Some(json!({"name": "kept", "public_key": key})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED);
+
+        // Behind the API's back: the peer is removed from the data plane with `wg`.
+        let hex = wiregate_core::PublicKey::from_base64(&key).unwrap();
+        let socket = wiregate_dataplane::uapi_server::socket_path(&name);
+        let mut stream = std::os::unix::net::UnixStream::connect(&socket).unwrap();
+        use std::io::{Read, Write};
+        write!(
+            stream,
+            "set=1\npublic_key={}\nremove=true\n\n",
+            hex.to_hex()
+        )
+        .unwrap();
+        let mut answer = [0u8; 64];
+        let n = stream.read(&mut answer).unwrap();
+        assert!(String::from_utf8_lossy(&answer[..n]).starts_with("errno=0"));
+        assert!(
+            api.reconciler
+                .status(&name)
+                .unwrap()
+                .unwrap()
+                .peers
+                .is_empty()
+        );
+        api.reconciler.all();
+        assert_eq!(
+            api.reconciler.status(&name).unwrap().unwrap().peers.len(),
+            1,
+            "drift not repaired"
+        );
+
+        // A restart (a new process on the same database) brings back everything.
+        let Api {
+            db,
+            _dir,
+            reconciler,
+            router,
+        } = api;
+        reconciler.shutdown();
+        drop((reconciler, router));
+        let api = open(db, _dir);
+        api.reconciler.all();
+        let state = api
+            .reconciler
+            .status(&name)
+            .expect("tunnel back")
+            .expect("running");
+        assert_eq!(state.peers[0].public_key.to_base64(), key);
+    });
+}
+
+#[test]
+fn the_openapi_document_describes_every_route() {
+    in_netns(|api| async move {
+        let (status, doc) = api.admin(Method::GET, "/v1/openapi.json", None).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(doc["openapi"].as_str().unwrap().starts_with("3."), "{doc}");
+        let paths = doc["paths"].as_object().unwrap();
+        for path in [
+            "/v1/health",
+            "/v1/tunnels",
+            "/v1/tunnels/{tunnel}",
+            "/v1/tunnels/{tunnel}/peers",
+            "/v1/tunnels/{tunnel}/peers/bulk",
+            "/v1/tunnels/{tunnel}/peers/{id}",
+            "/v1/tunnels/{tunnel}/peers/{id}/config",
+        ] {
+            assert!(
+                paths.contains_key(path),
+                "{path} missing from the OpenAPI document"
+            );
+        }
+        let (status, body) = api
+            .text(
+                Method::POST,
+                "/v1/tunnels",
+                &format!("{{\"name\": \"{}\"}}", "x".repeat(17 << 20)),
+            )
+            .await;
+        assert_problem(
+            status,
+            &body,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+        );
+    });
+}
