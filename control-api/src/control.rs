@@ -464,6 +464,23 @@ impl Control {
         Ok(())
     }
 
+    /// Seeds the store with a tunnel (and its peers) from the configuration file, unless
+    /// it already has a tunnel of that name: the store is the truth, and a tunnel changed
+    /// through the API keeps its changes across restarts. True if it was imported.
+    pub fn import(&self, tunnel: TunnelRecord, peers: Vec<PeerRecord>) -> Result<bool, ApiError> {
+        let _guard = self.write_lock();
+        if self.store.tunnel(&tunnel.name)?.is_some() {
+            return Ok(false);
+        }
+        validate(&tunnel, &peers)?;
+        self.store.insert_tunnel(&tunnel)?;
+        if let Err(e) = self.store.insert_peers(&peers) {
+            self.store.delete_tunnel(&tunnel.name)?;
+            return Err(e.into());
+        }
+        Ok(true)
+    }
+
     /// The peer's wg-quick configuration.
     pub fn peer_config(&self, tunnel: &str, id: i64) -> Result<String, ApiError> {
         let record = self.tunnel_record(tunnel)?;

@@ -78,8 +78,13 @@ pub struct GatewayConfig {
     /// `--state-dir`.
     pub state_dir: Option<PathBuf>,
     pub shards: Option<u32>,
+    /// The API's address in the gateway's namespace; `None`: the default, 127.0.0.1:8080.
+    pub api_listen: Option<String>,
     pub tunnels: Vec<TunnelSpec>,
 }
+
+/// The admin token every test gateway is given, so tests can call its API.
+pub const API_TOKEN: &str = "e2e-admin-token-0123456789";
 
 impl GatewayConfig {
     pub fn new(tunnels: Vec<TunnelSpec>) -> Self {
@@ -96,6 +101,10 @@ impl GatewayConfig {
         }
         if let Some(shards) = self.shards {
             writeln!(t, "shards = {shards}").unwrap();
+        }
+        writeln!(t, "\n[api]\ntokens = [{}]", quote(API_TOKEN)).unwrap();
+        if let Some(listen) = &self.api_listen {
+            writeln!(t, "listen = {}", quote(listen)).unwrap();
         }
         for tunnel in &self.tunnels {
             writeln!(t, "\n[[tunnel]]").unwrap();
@@ -164,6 +173,13 @@ impl Gateway {
     /// Writes `config`, runs `wiregate serve --config FILE <args>` in `ns` and waits until
     /// every tunnel's UAPI socket answers `wg show` (10 s at most).
     pub fn start(ns: &Netns, config: &GatewayConfig, args: &[&str]) -> Self {
+        let mut gateway = Self::spawn(ns, config, args);
+        gateway.wait_ready();
+        gateway
+    }
+
+    /// Like `start`, without waiting for the tunnels.
+    pub fn spawn(ns: &Netns, config: &GatewayConfig, args: &[&str]) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut config = config.clone();
         if config.state_dir.is_none() && !args.contains(&"--state-dir") {
@@ -182,14 +198,12 @@ impl Gateway {
             .stderr(stderr)
             .spawn()
             .expect("starting wiregate serve");
-        let mut gateway = Gateway {
+        Gateway {
             ns_name: ns.name().to_owned(),
             tunnels: config.tunnels.iter().map(|t| t.name.clone()).collect(),
             child: Some(child),
             dir,
-        };
-        gateway.wait_ready();
-        gateway
+        }
     }
 
     fn wait_ready(&mut self) {
@@ -219,6 +233,63 @@ impl Gateway {
         self.child
             .as_mut()
             .and_then(|c| c.try_wait().ok().flatten())
+    }
+
+    /// Calls the gateway's API from inside its namespace (with curl): returns the HTTP
+    /// status and the body. `listen` is the API's address (`None`: the default).
+    pub fn api(
+        &self,
+        listen: Option<&str>,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+    ) -> (u16, String) {
+        self.call_api(listen, method, path, body)
+            .unwrap_or_else(|e| panic!("API call {method} {path} failed: {e}\n{}", self.stderr()))
+    }
+
+    /// `api` without a body, `None` while the API does not answer yet.
+    pub fn try_api(&self, listen: Option<&str>, method: &str, path: &str) -> Option<(u16, String)> {
+        self.call_api(listen, method, path, None).ok()
+    }
+
+    fn call_api(
+        &self,
+        listen: Option<&str>,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+    ) -> Result<(u16, String), String> {
+        let url = format!("http://{}{path}", listen.unwrap_or("127.0.0.1:8080"));
+        let auth = format!("Authorization: Bearer {API_TOKEN}");
+        let mut args = vec![
+            "ip",
+            "netns",
+            "exec",
+            &self.ns_name,
+            "curl",
+            "-sS",
+            "-X",
+            method,
+            "-H",
+            &auth,
+        ];
+        if let Some(body) = body {
+            args.extend([
+                "-H",
+                "Content-Type: application/json",
+                "--data-binary",
+                body,
+            ]);
+        }
+        args.extend(["-w", "\n%{http_code}", &url]);
+        let outcome = cmd::try_run(&args);
+        if !outcome.success() {
+            return Err(outcome.report());
+        }
+        let out = outcome.stdout;
+        let (body, status) = out.rsplit_once('\n').unwrap_or(("", out.as_str()));
+        Ok((status.trim().parse().unwrap_or(0), body.to_owned()))
     }
 
     /// What the gateway printed so far.
@@ -367,10 +438,14 @@ fn config_renders_as_toml() {
     let config = GatewayConfig {
         state_dir: Some("/tmp/s".into()),
         shards: Some(2),
+        api_listen: None,
         tunnels: vec![tunnel],
     };
     let expected = r#"state_dir = "/tmp/s"
 shards = 2
+
+[api]
+tokens = ["e2e-admin-token-0123456789"]
 
 [[tunnel]]
 name = "wgt1"

@@ -27,6 +27,7 @@ mod wg;
 mod wggo;
 
 // The tests.
+mod api_provisioning;
 mod bad_config;
 mod hub;
 mod lifecycle;

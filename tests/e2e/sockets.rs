@@ -1,11 +1,13 @@
 //! The tunnel's UDP sockets: every shard's socket carries the fwmark, and a port that
 //! another gateway holds is refused rather than silently shared through SO_REUSEPORT.
 
-use crate::gateway::{Gateway, GatewayConfig, TunnelSpec, serve_once};
+use crate::cmd::wait_for;
+use crate::gateway::{Gateway, GatewayConfig, TunnelSpec};
 use crate::names::unique;
 use crate::netns::Netns;
 use crate::topo::GW_PORT;
 use crate::wg::Keypair;
+use std::time::Duration;
 
 #[test]
 fn fwmark_is_set_on_every_shard_socket() {
@@ -41,23 +43,20 @@ fn a_second_gateway_cannot_share_a_port() {
     );
     let _gw = Gateway::start(&ns, &GatewayConfig::new(vec![first]), &[]);
 
-    let second = TunnelSpec::new(
-        &unique("wgb"),
-        GW_PORT,
-        &Keypair::generate(),
-        &["10.71.0.1/24"],
-    );
-    let dir = tempfile::tempdir().expect("tempdir");
-    let outcome = serve_once(&ns, &GatewayConfig::new(vec![second]).to_toml(), dir.path());
-    assert!(
-        !outcome.success(),
-        "a second gateway took port {GW_PORT}:\n{}",
-        outcome.report()
-    );
-    assert!(
-        outcome.stderr.contains("Address already in use")
-            || outcome.stderr.contains("Address in use"),
-        "{}",
-        outcome.report()
-    );
+    // A second gateway process (its API elsewhere) whose one tunnel wants the same port:
+    // that tunnel fails and says why; the process keeps serving its API.
+    let name = unique("wgb");
+    let second = TunnelSpec::new(&name, GW_PORT, &Keypair::generate(), &["10.71.0.1/24"]);
+    let listen = "127.0.0.1:8081";
+    let mut config = GatewayConfig::new(vec![second]);
+    config.api_listen = Some(listen.into());
+    let gw2 = Gateway::spawn(&ns, &config, &[]);
+    let failed = wait_for(Duration::from_secs(10), || {
+        let (status, body) = gw2.try_api(Some(listen), "GET", &format!("/v1/tunnels/{name}"))?;
+        (status == 200 && body.contains("\"failed\"")).then_some(body)
+    });
+    let body =
+        failed.unwrap_or_else(|| panic!("tunnel {name} not reported failed:\n{}", gw2.stderr()));
+    assert!(body.contains("Address already in use"), "{body}");
+    assert!(!ns.has_link(&name), "the failed tunnel left an interface");
 }

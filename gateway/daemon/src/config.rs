@@ -12,6 +12,10 @@ use wiregate_core::config::DEFAULT_MTU;
 use wiregate_core::{ConfigError, PeerConfig, PresharedKey, PrivateKey, PublicKey, TunnelConfig};
 
 pub const DEFAULT_STATE_DIR: &str = "/var/lib/wiregate";
+/// The API listens on loopback unless told otherwise.
+pub const DEFAULT_API_LISTEN: &str = "127.0.0.1:8080";
+/// Seconds between full reconcile passes (expiry, drift repair).
+pub const DEFAULT_RECONCILE_INTERVAL: u64 = 10;
 
 /// Used when `serve` is given no `--config`: one tunnel, a key generated on first start.
 pub const EMBEDDED_DEFAULT: &str = r#"
@@ -19,6 +23,7 @@ pub const EMBEDDED_DEFAULT: &str = r#"
 name = "wg0"
 listen_port = 51820
 addresses = ["10.99.0.1/24", "fd99::1/64"]
+pools = ["10.99.0.0/24", "fd99::/64"]
 "#;
 
 #[derive(Debug, Deserialize)]
@@ -26,8 +31,22 @@ addresses = ["10.99.0.1/24", "fd99::1/64"]
 struct FileConfig {
     state_dir: Option<PathBuf>,
     shards: Option<usize>,
+    reconcile_interval: Option<u64>,
+    #[serde(default)]
+    api: FileApi,
     #[serde(default, rename = "tunnel")]
     tunnels: Vec<FileTunnel>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileApi {
+    listen: Option<SocketAddr>,
+    /// Admin tokens; without any, one is generated into `<state_dir>/api-token`.
+    #[serde(default)]
+    tokens: Vec<String>,
+    #[serde(default)]
+    read_only_tokens: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -42,6 +61,13 @@ struct FileTunnel {
     mtu: Option<u16>,
     #[serde(default)]
     fwmark: u32,
+    #[serde(default)]
+    pools: Vec<IpNet>,
+    public_endpoint: Option<String>,
+    #[serde(default)]
+    dns: Vec<String>,
+    #[serde(default)]
+    keep_private_keys: bool,
     #[serde(default, rename = "peer")]
     peers: Vec<FilePeer>,
 }
@@ -62,7 +88,26 @@ struct FilePeer {
 pub struct Config {
     pub state_dir: PathBuf,
     pub shards: Option<usize>,
-    pub tunnels: Vec<TunnelConfig>,
+    pub reconcile_interval: u64,
+    pub api: ApiConfig,
+    pub tunnels: Vec<ConfiguredTunnel>,
+}
+
+#[derive(Debug)]
+pub struct ApiConfig {
+    pub listen: SocketAddr,
+    pub tokens: Vec<String>,
+    pub read_only_tokens: Vec<String>,
+}
+
+/// A tunnel of the file: its data-plane configuration and its control-plane settings.
+#[derive(Debug)]
+pub struct ConfiguredTunnel {
+    pub config: TunnelConfig,
+    pub pools: Vec<IpNet>,
+    pub public_endpoint: Option<String>,
+    pub dns: Vec<String>,
+    pub keep_private_keys: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -112,12 +157,6 @@ impl Config {
             .map(Path::to_path_buf)
             .or(file.state_dir)
             .unwrap_or_else(|| PathBuf::from(DEFAULT_STATE_DIR));
-        if file.tunnels.is_empty() {
-            return Err(Error::Parse {
-                path: origin.to_owned(),
-                message: "no [[tunnel]] is configured".into(),
-            });
-        }
         if let Some(shards) = file.shards {
             crate::shards(Some(shards)).map_err(|message| Error::Parse {
                 path: origin.to_owned(),
@@ -202,14 +241,49 @@ impl Config {
                 path: origin.to_owned(),
                 source: Box::new(source),
             })?;
-            tunnels.push(tunnel);
+            tunnels.push(ConfiguredTunnel {
+                config: tunnel,
+                pools: t.pools.iter().map(IpNet::trunc).collect(),
+                public_endpoint: t.public_endpoint.clone(),
+                dns: t.dns.clone(),
+                keep_private_keys: t.keep_private_keys,
+            });
         }
         for (path, key) in &to_write {
             keyfile::create(path, key)?;
         }
+        if file.reconcile_interval == Some(0) {
+            return Err(Error::Parse {
+                path: origin.to_owned(),
+                message: "reconcile_interval must be at least 1 (seconds)".into(),
+            });
+        }
+        let api = ApiConfig {
+            listen: file
+                .api
+                .listen
+                .unwrap_or_else(|| DEFAULT_API_LISTEN.parse().expect("valid default")),
+            tokens: file.api.tokens,
+            read_only_tokens: file.api.read_only_tokens,
+        };
+        if api
+            .tokens
+            .iter()
+            .chain(&api.read_only_tokens)
+            .any(|t| t.len() < 16)
+        {
+            return Err(Error::Parse {
+                path: origin.to_owned(),
+                message: "API tokens must be at least 16 characters".into(),
+            });
+        }
         Ok(Config {
             state_dir,
             shards: file.shards,
+            reconcile_interval: file
+                .reconcile_interval
+                .unwrap_or(DEFAULT_RECONCILE_INTERVAL),
+            api,
             tunnels,
         })
     }
@@ -258,10 +332,10 @@ mod tests {
         let config = parse(&text).unwrap();
         assert_eq!(config.shards, Some(2));
         assert_eq!(config.tunnels.len(), 2);
-        let wg0 = &config.tunnels[0];
+        let wg0 = &config.tunnels[0].config;
         assert_eq!(wg0.mtu, 1380);
         assert_eq!(wg0.peers[0].persistent_keepalive, Some(25));
-        assert_eq!(config.tunnels[1].mtu, DEFAULT_MTU);
+        assert_eq!(config.tunnels[1].config.mtu, DEFAULT_MTU);
     }
 
     #[test]
@@ -269,7 +343,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let first = Config::parse("default", EMBEDDED_DEFAULT, Some(dir.path())).unwrap();
         let second = Config::parse("default", EMBEDDED_DEFAULT, Some(dir.path())).unwrap();
-        assert_eq!(first.tunnels[0].private_key, second.tunnels[0].private_key);
+        assert_eq!(
+            first.tunnels[0].config.private_key,
+            second.tunnels[0].config.private_key
+        );
     }
 
     #[test]
@@ -291,7 +368,6 @@ mod tests {
                 "shards = 0\n[[tunnel]]\nname = \"wg0\"\nlisten_port = 1",
                 "shards must be between 1 and 64, not 0",
             ),
-            ("", "no [[tunnel]]"),
             (
                 "[[tunnel]]\nname = \"wg0\"\nlisten_port = 99999",
                 "listen_port",

@@ -34,12 +34,22 @@ pub fn load(path: &Path) -> Result<PrivateKey, Error> {
 
 /// Writes a new key to `path` (mode 0600, its directory 0700), which must not exist.
 pub fn create(path: &Path, key: &PrivateKey) -> Result<(), Error> {
+    create_secret(path, &key.expose_base64())?;
+    tracing::info!(path = %path.display(), public_key = %key.public_key(), "generated a private key");
+    Ok(())
+}
+
+/// Writes `secret` and a newline to a new file at `path`, readable by the owner only.
+pub fn create_secret(path: &Path, secret: &str) -> Result<(), Error> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|e| fail(dir, e))?;
         let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
     }
-    // Written to a temporary name and renamed, so a crash never leaves half a key.
-    let partial = path.with_extension("key.partial");
+    // Written under a temporary name and linked into place, so a crash never leaves half
+    // a secret.
+    let mut partial = path.as_os_str().to_owned();
+    partial.push(".partial");
+    let partial = std::path::PathBuf::from(partial);
     let mut file = std::fs::OpenOptions::new()
         .write(true)
         .create(true)
@@ -47,7 +57,7 @@ pub fn create(path: &Path, key: &PrivateKey) -> Result<(), Error> {
         .mode(0o600)
         .open(&partial)
         .map_err(|e| fail(&partial, e))?;
-    writeln!(file, "{}", key.expose_base64())
+    writeln!(file, "{secret}")
         .and_then(|()| file.sync_all())
         .map_err(|e| fail(&partial, e))?;
     // A key that appeared meanwhile is kept: link() refuses to replace it, unlike rename().
@@ -57,7 +67,6 @@ pub fn create(path: &Path, key: &PrivateKey) -> Result<(), Error> {
         // The new name is durable only once its directory is.
         let _ = std::fs::File::open(dir).and_then(|d| d.sync_all());
     }
-    tracing::info!(path = %path.display(), public_key = %key.public_key(), "generated a private key");
     Ok(())
 }
 
