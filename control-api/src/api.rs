@@ -259,6 +259,32 @@ async fn peer_config(
     Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response())
 }
 
+#[utoipa::path(get, path = "/v1/tunnels/{tunnel}/peers/{id}/config/qr.svg", tag = "peers",
+    params(("tunnel" = String, Path), ("id" = i64, Path)),
+    responses((status = 200, description = "the wg-quick configuration as a QR code", content_type = "image/svg+xml", body = String), (status = 404, body = Problem)))]
+async fn peer_config_svg(
+    State(s): State<AppState>,
+    Params((tunnel, id)): Params<(String, i64)>,
+) -> Result<Response, ApiError> {
+    let text = blocking(&s, move |c| c.peer_config(&tunnel, id)).await?;
+    let svg =
+        crate::qr::svg(&text).map_err(|e| ApiError::invalid("config_too_long", e.to_string()))?;
+    Ok(([(header::CONTENT_TYPE, "image/svg+xml")], svg).into_response())
+}
+
+#[utoipa::path(get, path = "/v1/tunnels/{tunnel}/peers/{id}/config/qr.png", tag = "peers",
+    params(("tunnel" = String, Path), ("id" = i64, Path)),
+    responses((status = 200, description = "the wg-quick configuration as a QR code", content_type = "image/png", body = Vec<u8>), (status = 404, body = Problem)))]
+async fn peer_config_png(
+    State(s): State<AppState>,
+    Params((tunnel, id)): Params<(String, i64)>,
+) -> Result<Response, ApiError> {
+    let text = blocking(&s, move |c| c.peer_config(&tunnel, id)).await?;
+    let png =
+        crate::qr::png(&text).map_err(|e| ApiError::invalid("config_too_long", e.to_string()))?;
+    Ok(([(header::CONTENT_TYPE, "image/png")], png).into_response())
+}
+
 async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
     Json(ApiDoc::openapi())
 }
@@ -280,7 +306,8 @@ impl utoipa::Modify for BearerAuth {
 #[openapi(
     info(title = "wiregate", description = "Provision and manage WireGuard tunnels and peers."),
     paths(health, list_tunnels, create_tunnel, get_tunnel, update_tunnel, delete_tunnel,
-          list_peers, create_peer, create_peers, get_peer, update_peer, delete_peer, peer_config),
+          list_peers, create_peer, create_peers, get_peer, update_peer, delete_peer, peer_config,
+          peer_config_svg, peer_config_png),
     components(schemas(Problem, Health, TunnelList, PeerPage, CreatedPeers, BulkPeers)),
     modifiers(&BearerAuth),
     security(("bearer" = []))
@@ -340,6 +367,14 @@ pub fn router(state: AppState) -> Router {
             get(get_peer).patch(update_peer).delete(delete_peer),
         )
         .route("/v1/tunnels/{tunnel}/peers/{id}/config", get(peer_config))
+        .route(
+            "/v1/tunnels/{tunnel}/peers/{id}/config/qr.svg",
+            get(peer_config_svg),
+        )
+        .route(
+            "/v1/tunnels/{tunnel}/peers/{id}/config/qr.png",
+            get(peer_config_png),
+        )
         .route_layer(middleware::from_fn_with_state(state.clone(), authorize));
     Router::new()
         .route("/v1/health", get(health))

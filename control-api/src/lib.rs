@@ -9,6 +9,7 @@ pub mod control;
 pub mod error;
 pub mod ipam;
 pub mod model;
+pub mod qr;
 pub mod reconcile;
 pub mod store;
 pub mod types;

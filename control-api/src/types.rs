@@ -236,6 +236,7 @@ pub struct PeerPage {
 }
 
 #[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct PeerQuery {
     /// Page size, 1-1000 (default 100).

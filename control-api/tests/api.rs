@@ -126,6 +126,25 @@ impl Api {
         )
     }
 
+    /// A GET whose answer is binary (a PNG).
+    async fn bytes(&self, uri: &str) -> Vec<u8> {
+        let request = Request::builder()
+            .uri(uri)
+            .header("authorization", format!("Bearer {ADMIN}"))
+            .body(Body::empty())
+            .unwrap();
+        let response = self.router.clone().oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(response.headers()["content-type"], "image/png");
+        response
+            .into_body()
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes()
+            .to_vec()
+    }
+
     async fn admin(&self, method: Method, uri: &str, body: Option<Value>) -> (StatusCode, Value) {
         self.call(method, uri, Some(ADMIN), body).await
     }
@@ -147,6 +166,26 @@ impl Api {
         assert_eq!(status, StatusCode::CREATED, "{body}");
         body
     }
+}
+
+/// Reads a QR code with a real decoder (zbarimg, from Debian's zbar-tools).
+fn decode_qr(png: &[u8]) -> String {
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), png).unwrap();
+    let out = std::process::Command::new("zbarimg")
+        .args(["--raw", "-q"])
+        .arg(file.path())
+        .output()
+        .expect("zbarimg (zbar-tools) is needed to read QR codes back; tests/run installs it");
+    assert!(
+        out.status.success(),
+        "zbarimg could not read the code: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // zbarimg ends its output with a newline of its own.
+    let mut text = String::from_utf8(out.stdout).unwrap();
+    text.pop();
+    text
 }
 
 fn public_key() -> String {
@@ -383,6 +422,29 @@ fn peers_get_addresses_keys_and_configs() {
             !text.contains(private) && text.contains("# PrivateKey"),
             "{text}"
         );
+        let (status, svg, content_type) = api
+            .raw(
+                Method::GET,
+                &format!("{bob_uri}/config/qr.svg"),
+                Some(ADMIN),
+                None,
+            )
+            .await;
+        assert_eq!(
+            (status, content_type.as_str()),
+            (StatusCode::OK, "image/svg+xml")
+        );
+        assert!(svg.contains("<svg"), "{svg}");
+        let png = api.bytes(&format!("{bob_uri}/config/qr.png")).await;
+        assert_eq!(
+            decode_qr(&png),
+            text,
+            "the QR code does not read back as the config"
+        );
+        let (status, body) = api
+            .admin(Method::GET, &format!("{peers}/999999/config/qr.png"), None)
+            .await;
+        assert_problem(status, &body, StatusCode::NOT_FOUND, "not_found");
 
         // Both peers are in the data plane.
         let state = api.reconciler.status(&name).unwrap().unwrap();
@@ -709,6 +771,20 @@ fn the_openapi_document_describes_every_route() {
         let (status, doc) = api.admin(Method::GET, "/v1/openapi.json", None).await;
         assert_eq!(status, StatusCode::OK);
         assert!(doc["openapi"].as_str().unwrap().starts_with("3."), "{doc}");
+        // A real validator (openapi-spec-validator, from PyPI) checks the document.
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), doc.to_string()).unwrap();
+        let out = std::process::Command::new("python3")
+            .args(["-m", "openapi_spec_validator"])
+            .arg(file.path())
+            .output()
+            .expect("python3 is needed to validate the OpenAPI document");
+        assert!(
+            out.status.success(),
+            "the OpenAPI document is invalid (or openapi-spec-validator is missing; tests/run installs it):\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
         let paths = doc["paths"].as_object().unwrap();
         for path in [
             "/v1/health",
@@ -718,6 +794,8 @@ fn the_openapi_document_describes_every_route() {
             "/v1/tunnels/{tunnel}/peers/bulk",
             "/v1/tunnels/{tunnel}/peers/{id}",
             "/v1/tunnels/{tunnel}/peers/{id}/config",
+            "/v1/tunnels/{tunnel}/peers/{id}/config/qr.svg",
+            "/v1/tunnels/{tunnel}/peers/{id}/config/qr.png",
         ] {
             assert!(
                 paths.contains_key(path),
