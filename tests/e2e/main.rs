@@ -29,6 +29,7 @@ mod wggo;
 // The tests.
 mod api_provisioning;
 mod bad_config;
+mod cli;
 mod hub;
 mod lifecycle;
 mod multi_tunnel;

@@ -3,6 +3,7 @@
 //! that drives wireguard-go drives wiregate the same way.
 #![forbid(unsafe_code)]
 
+mod cli;
 mod config;
 mod dropin;
 mod keyfile;
@@ -42,6 +43,20 @@ enum Command {
     Stats {
         /// The tunnel (interface) name.
         interface: String,
+    },
+    /// Manage tunnels through the API.
+    Tunnel {
+        #[command(flatten)]
+        client: cli::Client,
+        #[command(subcommand)]
+        command: cli::TunnelCommand,
+    },
+    /// Manage peers through the API.
+    Peer {
+        #[command(flatten)]
+        client: cli::Client,
+        #[command(subcommand)]
+        command: cli::PeerCommand,
     },
 }
 
@@ -95,7 +110,7 @@ fn main() -> ExitCode {
         .iter()
         .skip(1)
         .find(|a| !a.starts_with('-'))
-        .is_some_and(|a| matches!(a.as_str(), "serve" | "stats" | "help"));
+        .is_some_and(|a| matches!(a.as_str(), "serve" | "stats" | "tunnel" | "peer" | "help"));
     let wants_help = args
         .iter()
         .skip(1)
@@ -112,6 +127,8 @@ fn main() -> ExitCode {
                     .map(|text| print!("{text}"))
                     .map_err(|e| e.to_string())
             }
+            Command::Tunnel { client, command } => cli::tunnel(&client, command),
+            Command::Peer { client, command } => cli::peer(&client, command),
         }
     } else {
         dropin::run(DropIn::parse())
