@@ -324,6 +324,24 @@ fn tunnels_are_created_listed_changed_and_deleted() {
             .admin(
                 Method::PATCH,
                 &uri,
+                Some(json!({"addresses": ["10.8.0.254/24", "fd08::1/64"]})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let shown = std::process::Command::new("ip")
+            .args(["-o", "addr", "show", "dev", &name])
+            .output()
+            .unwrap();
+        let shown = String::from_utf8_lossy(&shown.stdout);
+        assert!(
+            shown.contains("10.8.0.254/24") && !shown.contains("10.8.0.1/24"),
+            "addresses not replaced:\n{shown}"
+        );
+
+        let (status, body) = api
+            .admin(
+                Method::PATCH,
+                &uri,
                 Some(json!({"mtu": 1380, "public_endpoint": null})),
             )
             .await;
@@ -697,6 +715,47 @@ fn listing_pages_and_filters() {
             .admin(Method::GET, &format!("{peers}?limit=1000"), None)
             .await;
         assert_eq!(all["items"].as_array().unwrap().len(), 25);
+    });
+}
+
+#[test]
+fn an_exhausted_pool_is_a_conflict_and_changes_nothing() {
+    in_netns(|api| async move {
+        let name = unique_name("e");
+        let tunnel = json!({"name": name, "listen_port": 0, "addresses": ["10.5.0.1/30"], "pools": ["10.5.0.0/30"]});
+        let (status, body) = api.admin(Method::POST, "/v1/tunnels", Some(tunnel)).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        let peers = format!("/v1/tunnels/{name}/peers");
+        let (status, only) = api
+            .admin(
+                Method::POST,
+                &peers,
+                Some(json!({"name": "only", "public_key": public_key()})),
+            )
+            .await;
+        assert_eq!(
+            (status, &only["addresses"]),
+            (StatusCode::CREATED, &json!(["10.5.0.2/32"])),
+            "{only}"
+        );
+        let (status, body) = api
+            .admin(
+                Method::POST,
+                &peers,
+                Some(json!({"name": "more", "public_key": public_key()})),
+            )
+            .await;
+        assert_problem(status, &body, StatusCode::CONFLICT, "pool_exhausted");
+        let (status, body) = api
+            .admin(
+                Method::PATCH,
+                &format!("/v1/tunnels/{name}"),
+                Some(json!({"pools": ["10.6.0.0/24"]})),
+            )
+            .await;
+        assert_problem(status, &body, StatusCode::CONFLICT, "pool_in_use");
+        let (_, list) = api.admin(Method::GET, &peers, None).await;
+        assert_eq!(list["items"].as_array().unwrap().len(), 1);
     });
 }
 

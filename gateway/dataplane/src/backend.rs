@@ -79,7 +79,10 @@ impl Backend for UserspaceTunnel {
             .as_ref()
             .is_none_or(|a| a.mtu != desired.mtu || a.addresses != desired.addresses);
         if link_changed {
-            netconf::configure_link(name, desired.mtu, &desired.addresses)
+            // Stale addresses go first: removing a primary IPv4 address also removes the
+            // secondaries of its subnet, which a new address of that subnet would be.
+            netconf::remove_other_addresses(name, &desired.addresses)
+                .and_then(|()| netconf::configure_link(name, desired.mtu, &desired.addresses))
                 .map_err(|e| BackendError::io("configuring the interface", e))?;
         }
         let before = applied.as_ref().map(routed).unwrap_or_default();

@@ -93,6 +93,48 @@ pub fn configure_link(name: &str, mtu: u16, addresses: &[IpNet]) -> io::Result<(
     })
 }
 
+/// Removes the addresses of `name` that are not in `keep` (IPv6 link-local ones stay: the
+/// kernel manages them), so that a changed address list is applied, not merged.
+pub fn remove_other_addresses(name: &str, keep: &[IpNet]) -> io::Result<()> {
+    use futures_util::TryStreamExt;
+    use rtnetlink::packet_route::address::AddressAttribute;
+    let index = ifindex(name)?;
+    run(|h| async move {
+        let mut stream = h.address().get().set_link_index_filter(index).execute();
+        let mut stale = Vec::new();
+        while let Some(message) = stream.try_next().await.map_err(netlink_error)? {
+            let find = |want_local: bool| {
+                message.attributes.iter().find_map(|a| match a {
+                    AddressAttribute::Local(ip) if want_local => Some(*ip),
+                    AddressAttribute::Address(ip) if !want_local => Some(*ip),
+                    _ => None,
+                })
+            };
+            // IFA_LOCAL is the address itself on point-to-point links such as TUN.
+            let Some(ip) = find(true).or_else(|| find(false)) else {
+                continue;
+            };
+            let link_local = matches!(ip, IpAddr::V6(v6) if v6.is_unicast_link_local());
+            let net = IpNet::new(ip, message.header.prefix_len)
+                .map_err(|e| io::Error::other(e.to_string()))?;
+            if !link_local && !keep.contains(&net) {
+                stale.push((net, message));
+            }
+        }
+        for (net, message) in stale {
+            h.address()
+                .del(message)
+                .execute()
+                .await
+                .map_err(netlink_error)
+                .map_err(|e| {
+                    io::Error::new(e.kind(), format!("{name}: removing address {net}: {e}"))
+                })?;
+        }
+        Ok(())
+    })
+}
+
 /// Whether wiregate installs a route for this allowed IP. A default route (`/0`) is never
 /// installed: it would take over the host's own traffic; route it deliberately instead.
 pub fn routable(net: &IpNet) -> bool {
