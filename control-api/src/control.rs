@@ -189,6 +189,7 @@ impl Control {
             backend,
             created_at: at,
             updated_at: at,
+            fwmark: new.fwmark,
         };
         validate(&record, &[])?;
         self.store.insert_tunnel(&record)?;
@@ -232,6 +233,9 @@ impl Control {
         if let Some(backend) = patch.backend {
             check_backend(&backend)?;
             record.backend = backend;
+        }
+        if let Some(fwmark) = patch.fwmark {
+            record.fwmark = fwmark;
         }
         let peers = self.store.peers(name)?;
         if let Some(pools) = patch.pools {

@@ -33,6 +33,8 @@ pub struct TunnelRecord {
     pub backend: String,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+    /// `SO_MARK` for the tunnel's datagrams; 0 is none.
+    pub fwmark: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,7 +79,7 @@ impl TunnelRecord {
             private_key: self.private_key.clone(),
             addresses: self.addresses.clone(),
             mtu: self.mtu,
-            fwmark: 0,
+            fwmark: self.fwmark,
             peers: peers
                 .iter()
                 .filter(|p| p.active(now))

@@ -41,6 +41,9 @@ pub struct NewTunnel {
     pub keep_private_keys: bool,
     /// Data-plane backend; only `userspace` exists yet.
     pub backend: Option<String>,
+    /// `SO_MARK` for the tunnel's UDP datagrams (policy routing); 0 is none.
+    #[serde(default)]
+    pub fwmark: u32,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
@@ -58,6 +61,7 @@ pub struct TunnelPatch {
     pub dns: Option<Vec<String>>,
     pub keep_private_keys: Option<bool>,
     pub backend: Option<String>,
+    pub fwmark: Option<u32>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -81,6 +85,7 @@ pub struct Tunnel {
     pub dns: Vec<String>,
     pub keep_private_keys: bool,
     pub backend: String,
+    pub fwmark: u32,
     pub status: TunnelStatus,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
@@ -99,6 +104,7 @@ impl Tunnel {
             dns: t.dns.clone(),
             keep_private_keys: t.keep_private_keys,
             backend: t.backend.clone(),
+            fwmark: t.fwmark,
             status,
             created_at: t.created_at,
             updated_at: t.updated_at,

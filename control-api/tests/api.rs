@@ -350,6 +350,23 @@ fn tunnels_are_created_listed_changed_and_deleted() {
             (body["mtu"].as_u64(), &body["public_endpoint"]),
             (Some(1380), &Value::Null)
         );
+        let (status, body) = api
+            .admin(Method::PATCH, &uri, Some(json!({"fwmark": 51820})))
+            .await;
+        assert_eq!(
+            (status, body["fwmark"].as_u64()),
+            (StatusCode::OK, Some(51820)),
+            "{body}"
+        );
+        let shown = std::process::Command::new("wg")
+            .args(["show", &name, "fwmark"])
+            .output()
+            .unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&shown.stdout).trim(),
+            "0xca6c",
+            "the data plane did not get the fwmark"
+        );
         let (status, body) = api.admin(Method::GET, "/v1/tunnels/missing", None).await;
         assert_problem(status, &body, StatusCode::NOT_FOUND, "not_found");
 

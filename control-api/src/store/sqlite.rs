@@ -12,7 +12,8 @@ use std::sync::Mutex;
 use wiregate_core::{PresharedKey, PrivateKey, PublicKey};
 
 /// Migration N takes the schema from version N to N + 1. Never edit one that shipped.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE tunnels (
     name TEXT PRIMARY KEY,
     listen_port INTEGER NOT NULL,
@@ -46,7 +47,11 @@ CREATE TABLE peers (
     UNIQUE (tunnel, public_key)
 );
 CREATE INDEX peers_by_tunnel ON peers (tunnel, id);
-"#];
+"#,
+    r#"
+ALTER TABLE tunnels ADD COLUMN fwmark INTEGER NOT NULL DEFAULT 0;
+"#,
+];
 
 #[derive(Debug)]
 pub struct SqliteStore {
@@ -130,7 +135,7 @@ impl SqliteStore {
     }
 }
 
-const TUNNEL_COLUMNS: &str = "name, listen_port, private_key, addresses, mtu, pools, public_endpoint, dns, keep_private_keys, backend, created_at, updated_at";
+const TUNNEL_COLUMNS: &str = "name, listen_port, private_key, addresses, mtu, pools, public_endpoint, dns, keep_private_keys, backend, created_at, updated_at, fwmark";
 const PEER_COLUMNS: &str = "id, tunnel, name, tags, public_key, preshared_key, private_key, addresses, routes, endpoint, persistent_keepalive, enabled, expires_at, created_at, updated_at";
 
 /// Row values are read as text first; decoding them can fail without being a SQLite error.
@@ -175,6 +180,7 @@ fn tunnel_from(v: Raw) -> Result<TunnelRecord> {
         backend: s(9, "backend")?.to_owned(),
         created_at: n(10, "created_at")?,
         updated_at: n(11, "updated_at")?,
+        fwmark: u32::try_from(n(12, "fwmark")?).map_err(|_| bad("fwmark"))?,
     })
 }
 
@@ -223,7 +229,7 @@ impl Store for SqliteStore {
                 "SELECT {TUNNEL_COLUMNS} FROM tunnels ORDER BY name"
             ))
             .map_err(backend)?;
-        let rows = stmt.query_map([], |r| raw(r, 12)).map_err(backend)?;
+        let rows = stmt.query_map([], |r| raw(r, 13)).map_err(backend)?;
         rows.map(|r| tunnel_from(r.map_err(backend)?)).collect()
     }
 
@@ -233,7 +239,7 @@ impl Store for SqliteStore {
             .query_row(
                 &format!("SELECT {TUNNEL_COLUMNS} FROM tunnels WHERE name = ?1"),
                 [name],
-                |r| raw(r, 12),
+                |r| raw(r, 13),
             )
             .optional()
             .map_err(backend)?;
@@ -243,7 +249,7 @@ impl Store for SqliteStore {
     fn insert_tunnel(&self, t: &TunnelRecord) -> Result<()> {
         self.conn()
             .execute(
-                &format!("INSERT INTO tunnels ({TUNNEL_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"),
+                &format!("INSERT INTO tunnels ({TUNNEL_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"),
                 params![
                     t.name,
                     t.listen_port,
@@ -256,7 +262,8 @@ impl Store for SqliteStore {
                     t.keep_private_keys,
                     t.backend,
                     t.created_at,
-                    t.updated_at
+                    t.updated_at,
+                    t.fwmark
                 ],
             )
             .map_err(backend)?;
@@ -267,7 +274,7 @@ impl Store for SqliteStore {
         self.conn()
             .execute(
                 "UPDATE tunnels SET listen_port = ?2, private_key = ?3, addresses = ?4, mtu = ?5, pools = ?6, \
-                 public_endpoint = ?7, dns = ?8, keep_private_keys = ?9, backend = ?10, updated_at = ?11 WHERE name = ?1",
+                 public_endpoint = ?7, dns = ?8, keep_private_keys = ?9, backend = ?10, updated_at = ?11, fwmark = ?12 WHERE name = ?1",
                 params![
                     t.name,
                     t.listen_port,
@@ -279,7 +286,8 @@ impl Store for SqliteStore {
                     json(&t.dns),
                     t.keep_private_keys,
                     t.backend,
-                    t.updated_at
+                    t.updated_at,
+                    t.fwmark
                 ],
             )
             .map_err(backend)?;
@@ -414,6 +422,7 @@ mod tests {
             backend: "userspace".into(),
             created_at: now(),
             updated_at: now(),
+            fwmark: 0x1234,
         }
     }
 
@@ -476,6 +485,23 @@ mod tests {
         assert!(store.delete_tunnel("wg0").unwrap());
         assert!(store.peers("wg0").unwrap().is_empty());
         assert!(!store.delete_tunnel("wg0").unwrap());
+    }
+
+    #[test]
+    fn an_older_database_is_migrated_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("wiregate.db");
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(MIGRATIONS[0]).unwrap();
+        conn.pragma_update(None, "user_version", 1).unwrap();
+        conn.execute(
+            "INSERT INTO tunnels VALUES ('old', 1, ?1, '[]', 1420, '[]', NULL, '[]', 0, 'userspace', 0, 0)",
+            [PrivateKey::generate().expose_base64()],
+        )
+        .unwrap();
+        drop(conn);
+        let store = SqliteStore::open(&path).unwrap();
+        assert_eq!(store.tunnel("old").unwrap().unwrap().fwmark, 0);
     }
 
     #[test]

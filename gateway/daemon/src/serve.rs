@@ -70,6 +70,7 @@ fn records(t: &ConfiguredTunnel) -> (TunnelRecord, Vec<PeerRecord>) {
         backend: "userspace".into(),
         created_at: at,
         updated_at: at,
+        fwmark: c.fwmark,
     };
     let peers = c
         .peers
