@@ -315,6 +315,37 @@ fn tunnels_are_created_listed_changed_and_deleted() {
             "invalid_backend",
         );
 
+        // Ports: one tunnel each, at creation and on change.
+        let other = unique_name("o");
+        let (status, body) = api
+            .admin(
+                Method::POST,
+                "/v1/tunnels",
+                Some(json!({"name": other, "listen_port": 41000})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        let (status, body) = api
+            .admin(
+                Method::POST,
+                "/v1/tunnels",
+                Some(json!({"name": unique_name("q"), "listen_port": 41000})),
+            )
+            .await;
+        assert_problem(status, &body, StatusCode::CONFLICT, "port_in_use");
+        let (status, body) = api
+            .admin(
+                Method::PATCH,
+                &format!("/v1/tunnels/{name}"),
+                Some(json!({"listen_port": 41000})),
+            )
+            .await;
+        assert_problem(status, &body, StatusCode::CONFLICT, "port_in_use");
+        let (status, _) = api
+            .admin(Method::DELETE, &format!("/v1/tunnels/{other}"), None)
+            .await;
+        assert_eq!(status, StatusCode::NO_CONTENT);
+
         let (status, list) = api.admin(Method::GET, "/v1/tunnels", None).await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(list["items"].as_array().unwrap().len(), 1, "{list}");
