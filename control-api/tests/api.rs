@@ -15,6 +15,7 @@ use wiregate_control::api::{AppState, router};
 use wiregate_control::auth::Tokens;
 use wiregate_control::control::Control;
 use wiregate_control::reconcile::Reconciler;
+use wiregate_control::store::cache::CachedStore;
 use wiregate_control::store::sqlite::SqliteStore;
 use wiregate_core::PrivateKey;
 use wiregate_dataplane::UserspaceFactory;
@@ -40,7 +41,7 @@ fn unique_name(prefix: &str) -> String {
 }
 
 fn open(db: PathBuf, dir: tempfile::TempDir) -> Api {
-    let store = Arc::new(SqliteStore::open(&db).expect("store"));
+    let store = Arc::new(CachedStore::new(SqliteStore::open(&db).expect("store")));
     let reconciler = Arc::new(Reconciler::new(
         store.clone(),
         Box::new(UserspaceFactory { shards: 2 }),

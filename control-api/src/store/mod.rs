@@ -5,6 +5,7 @@
 //! is synchronous and object-safe so that another engine (PostgreSQL, for several gateways
 //! sharing one registry) can be added beside [`sqlite::SqliteStore`].
 
+pub mod cache;
 pub mod sqlite;
 
 use crate::model::{PeerRecord, TunnelRecord};

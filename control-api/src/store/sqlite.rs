@@ -404,7 +404,7 @@ impl Store for SqliteStore {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::model::now;
 
@@ -426,7 +426,7 @@ mod tests {
         }
     }
 
-    fn peer(tunnel: &str, host: u8) -> PeerRecord {
+    pub(crate) fn peer(tunnel: &str, host: u8) -> PeerRecord {
         PeerRecord {
             id: 0,
             tunnel: tunnel.into(),

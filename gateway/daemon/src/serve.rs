@@ -14,6 +14,7 @@ use wiregate_control::auth::{self, Tokens};
 use wiregate_control::control::Control;
 use wiregate_control::model::{PeerRecord, TunnelRecord, now};
 use wiregate_control::reconcile::Reconciler;
+use wiregate_control::store::cache::CachedStore;
 use wiregate_control::store::sqlite::SqliteStore;
 use wiregate_dataplane::UserspaceFactory;
 
@@ -133,7 +134,9 @@ pub fn run(
     std::fs::create_dir_all(&config.state_dir)
         .map_err(|e| format!("{}: {e}", config.state_dir.display()))?;
     let db = config.state_dir.join("wiregate.db");
-    let store = Arc::new(SqliteStore::open(&db).map_err(|e| format!("{}: {e}", db.display()))?);
+    let store = Arc::new(CachedStore::new(
+        SqliteStore::open(&db).map_err(|e| format!("{}: {e}", db.display()))?,
+    ));
     let reconciler = Arc::new(Reconciler::new(
         store.clone(),
         Box::new(UserspaceFactory { shards }),
