@@ -315,28 +315,33 @@ impl utoipa::Modify for BearerAuth {
 #[derive(Debug)]
 pub struct ApiDoc;
 
-/// Every route but health needs a token; read-only tokens may only read.
+/// Every route but health needs a token. Read-only tokens may only read, and not the
+/// client configs: those hold preshared (and perhaps private) keys.
 async fn authorize(
     State(s): State<AppState>,
     request: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
+    // The scheme name is case-insensitive (RFC 9110, section 11.1).
     let presented = request
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim());
     let access = presented.and_then(|token| s.tokens.check(token));
+    let secret = request.uri().path().contains("/config");
     match access {
         None => Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
             "unauthorized",
             "a valid bearer token is required",
         )),
-        Some(Access::ReadOnly) if !request.method().is_safe() => Err(ApiError::new(
+        Some(Access::ReadOnly) if !request.method().is_safe() || secret => Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "read_only",
-            "this token may only read",
+            "this token may only read, and not client configs (they hold keys)",
         )),
         Some(_) => Ok(next.run(request).await),
     }

@@ -116,6 +116,25 @@ impl Api {
         )
     }
 
+    /// A GET with a raw `Authorization` header.
+    async fn raw_auth(
+        &self,
+        method: Method,
+        uri: &str,
+        authorization: &str,
+    ) -> (StatusCode, String) {
+        let request = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header("authorization", authorization)
+            .body(Body::empty())
+            .unwrap();
+        let response = self.router.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        (status, String::from_utf8_lossy(&bytes).into_owned())
+    }
+
     /// An admin call with a body that is not (necessarily) JSON.
     async fn text(&self, method: Method, uri: &str, body: &str) -> (StatusCode, Value) {
         let (status, text, _) = self
@@ -228,6 +247,43 @@ fn auth_is_required_and_read_only_tokens_cannot_write() {
             .call(Method::POST, "/v1/tunnels", Some(READER), Some(new))
             .await;
         assert_problem(status, &body, StatusCode::FORBIDDEN, "read_only");
+        // The scheme is case-insensitive; the token is not.
+        let (status, _) = api
+            .raw_auth(Method::GET, "/v1/tunnels", &format!("bearer {ADMIN}"))
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        let (status, _) = api
+            .raw_auth(
+                Method::GET,
+                "/v1/tunnels",
+                &format!("Bearer {}", ADMIN.to_uppercase()),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        // Client configs hold keys: read-only tokens may not download them.
+        let name = unique_name("ro");
+        api.create_tunnel(&name, 0).await;
+        let (_, peer) = api
+            .admin(
+                Method::POST,
+                &format!("/v1/tunnels/{name}/peers"),
+                Some(json!({"name": "p", "public_key": public_key()})),
+            )
+            .await;
+        let config = format!("/v1/tunnels/{name}/peers/{}/config", peer["id"]);
+        for uri in [config.clone(), format!("{config}/qr.png")] {
+            let (status, body) = api.call(Method::GET, &uri, Some(READER), None).await;
+            assert_problem(status, &body, StatusCode::FORBIDDEN, "read_only");
+        }
+        let (status, _) = api
+            .call(
+                Method::GET,
+                &format!("/v1/tunnels/{name}/peers"),
+                Some(READER),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
         let (status, body) = api.admin(Method::GET, "/v1/nowhere", None).await;
         assert_problem(status, &body, StatusCode::NOT_FOUND, "not_found");
     });

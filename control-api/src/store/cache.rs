@@ -3,8 +3,9 @@
 //! Every change to a tunnel reads all its peers twice (to validate and allocate, and to
 //! reconcile); with thousands of peers, decoding them from SQLite each time dominated
 //! provisioning. The cache keeps them decoded. It is correct because every write goes
-//! through it: the store is written first, and the cached copy is changed only once the
-//! write is durable. The store remains the truth; a restart reloads from it.
+//! through it, under the cache's lock: the store is written first, and the cached copy is
+//! changed, before anyone can look, only once the write is durable. The store remains the
+//! truth; a restart reloads from it.
 
 use super::{Result, Store};
 use crate::model::{PeerRecord, TunnelRecord};
@@ -51,8 +52,9 @@ impl<S: Store> Store for CachedStore<S> {
     }
 
     fn insert_tunnel(&self, tunnel: &TunnelRecord) -> Result<()> {
+        let mut cache = self.lock();
         self.inner.insert_tunnel(tunnel)?;
-        self.lock().remove(&tunnel.name);
+        cache.remove(&tunnel.name);
         Ok(())
     }
 
@@ -61,8 +63,9 @@ impl<S: Store> Store for CachedStore<S> {
     }
 
     fn delete_tunnel(&self, name: &str) -> Result<bool> {
+        let mut cache = self.lock();
         let deleted = self.inner.delete_tunnel(name)?;
-        self.lock().remove(name);
+        cache.remove(name);
         Ok(deleted)
     }
 
@@ -80,8 +83,8 @@ impl<S: Store> Store for CachedStore<S> {
     }
 
     fn insert_peers(&self, peers: &[PeerRecord]) -> Result<Vec<PeerRecord>> {
-        let inserted = self.inner.insert_peers(peers)?;
         let mut cache = self.lock();
+        let inserted = self.inner.insert_peers(peers)?;
         for peer in &inserted {
             // Ids grow, so appending keeps each tunnel's list sorted.
             if let Some(list) = cache.get_mut(&peer.tunnel) {
@@ -92,8 +95,9 @@ impl<S: Store> Store for CachedStore<S> {
     }
 
     fn update_peer(&self, peer: &PeerRecord) -> Result<()> {
+        let mut cache = self.lock();
         self.inner.update_peer(peer)?;
-        if let Some(list) = self.lock().get_mut(&peer.tunnel)
+        if let Some(list) = cache.get_mut(&peer.tunnel)
             && let Ok(at) = list.binary_search_by_key(&peer.id, |p| p.id)
         {
             list[at] = peer.clone();
@@ -102,8 +106,9 @@ impl<S: Store> Store for CachedStore<S> {
     }
 
     fn delete_peer(&self, tunnel: &str, id: i64) -> Result<bool> {
+        let mut cache = self.lock();
         let deleted = self.inner.delete_peer(tunnel, id)?;
-        if let Some(list) = self.lock().get_mut(tunnel)
+        if let Some(list) = cache.get_mut(tunnel)
             && let Ok(at) = list.binary_search_by_key(&id, |p| p.id)
         {
             list.remove(at);

@@ -200,6 +200,19 @@ impl Client {
     }
 }
 
+/// Percent-encodes a query value (everything but RFC 3986's unreserved characters).
+fn encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 fn text(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
@@ -337,10 +350,10 @@ pub fn peer(client: &Client, command: PeerCommand) -> Result<(), String> {
                     path += &format!("&after={after}");
                 }
                 if let Some(tag) = &tag {
-                    path += &format!("&tag={tag}");
+                    path += &format!("&tag={}", encode(tag));
                 }
                 if let Some(name) = &name {
-                    path += &format!("&name={name}");
+                    path += &format!("&name={}", encode(name));
                 }
                 let page = client.json("GET", &path, None)?;
                 items.extend(page["items"].as_array().cloned().unwrap_or_default());
@@ -425,4 +438,13 @@ fn set_enabled(client: &Client, tunnel: &str, id: i64, enabled: bool) -> Result<
     )?;
     client.print(&peer, fields);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn query_values_are_encoded() {
+        assert_eq!(super::encode("a b&c=d/é"), "a%20b%26c%3Dd%2F%C3%A9");
+        assert_eq!(super::encode("plain-1.0_~"), "plain-1.0_~");
+    }
 }

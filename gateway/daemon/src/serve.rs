@@ -6,6 +6,7 @@
 use crate::config::{Config, ConfiguredTunnel};
 use crate::keyfile;
 use ipnet::IpNet;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::Path;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
@@ -131,7 +132,14 @@ pub fn run(
 ) -> Result<(), String> {
     let config = Config::load(config, state_dir).map_err(|e| e.to_string())?;
     let shards = crate::shards(shards.or(config.shards))?;
-    std::fs::create_dir_all(&config.state_dir)
+    // The state directory holds the store, keys and the token: the owner's only.
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&config.state_dir)
+        .and_then(|()| {
+            std::fs::set_permissions(&config.state_dir, std::fs::Permissions::from_mode(0o700))
+        })
         .map_err(|e| format!("{}: {e}", config.state_dir.display()))?;
     let db = config.state_dir.join("wiregate.db");
     let store = Arc::new(CachedStore::new(
