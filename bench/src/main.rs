@@ -1,0 +1,64 @@
+//! `wiregate-bench`: benchmarks of wiregate. `provision` measures the control plane: a real
+//! `wiregate serve`, driven over its REST API, in a network namespace of its own.
+#![forbid(unsafe_code)]
+
+mod client;
+mod gateway;
+mod keys;
+mod netns;
+mod provision;
+mod report;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Debug, Parser)]
+#[command(name = "wiregate-bench", about = "Benchmarks of wiregate")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Create peers through the API (in bulk and one by one) and list them. Needs root: it
+    /// runs in a network namespace of its own and the gateway creates TUN devices.
+    Provision {
+        /// Peers per bulk request, and listed.
+        #[arg(long, default_value_t = 10_000)]
+        peers: usize,
+        /// Peers created one request at a time, in each one-by-one phase; default: --peers.
+        #[arg(long)]
+        sequential: Option<usize>,
+        /// The wiregate binary to run.
+        #[arg(long, default_value = "target/release/wiregate")]
+        wiregate: PathBuf,
+        /// Also write the results as JSON to this file.
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    let result = match Cli::parse().command {
+        Command::Provision {
+            peers,
+            sequential,
+            wiregate,
+            json,
+        } => provision::run(&provision::Options {
+            peers,
+            sequential: sequential.unwrap_or(peers),
+            wiregate,
+            json,
+        }),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("wiregate-bench: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
