@@ -14,7 +14,7 @@ use crate::types::*;
 use ipnet::IpNet;
 use std::sync::{Arc, Mutex};
 use wiregate_core::config::{DEFAULT_MTU, valid_interface_name};
-use wiregate_core::{PeerConfig, PresharedKey, PrivateKey, PublicKey, TunnelConfig};
+use wiregate_core::{PresharedKey, PrivateKey, PublicKey, TunnelConfig};
 
 /// Largest page of a peer listing.
 pub const MAX_PAGE: usize = 1000;
@@ -77,16 +77,7 @@ fn check_routes(routes: &[IpNet]) -> Result<(), ApiError> {
 /// the core validation sees it: overlaps, duplicate keys, the tunnel's own key.
 fn validate(tunnel: &TunnelRecord, peers: &[PeerRecord]) -> Result<(), ApiError> {
     TunnelConfig {
-        peers: peers
-            .iter()
-            .map(|p| PeerConfig {
-                public_key: p.public_key,
-                preshared_key: p.preshared_key.clone(),
-                allowed_ips: p.allowed_ips(),
-                endpoint: p.endpoint,
-                persistent_keepalive: p.persistent_keepalive,
-            })
-            .collect(),
+        peers: peers.iter().map(PeerRecord::config).collect(),
         ..tunnel.desired(&[], 0)
     }
     .validate()

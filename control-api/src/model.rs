@@ -68,6 +68,17 @@ impl PeerRecord {
     pub fn allowed_ips(&self) -> Vec<IpNet> {
         self.addresses.iter().chain(&self.routes).copied().collect()
     }
+
+    /// The peer as a backend configures it.
+    pub fn config(&self) -> PeerConfig {
+        PeerConfig {
+            public_key: self.public_key,
+            preshared_key: self.preshared_key.clone(),
+            allowed_ips: self.allowed_ips(),
+            endpoint: self.endpoint,
+            persistent_keepalive: self.persistent_keepalive,
+        }
+    }
 }
 
 impl TunnelRecord {
@@ -83,13 +94,7 @@ impl TunnelRecord {
             peers: peers
                 .iter()
                 .filter(|p| p.active(now))
-                .map(|p| PeerConfig {
-                    public_key: p.public_key,
-                    preshared_key: p.preshared_key.clone(),
-                    allowed_ips: p.allowed_ips(),
-                    endpoint: p.endpoint,
-                    persistent_keepalive: p.persistent_keepalive,
-                })
+                .map(PeerRecord::config)
                 .collect(),
         }
     }

@@ -202,6 +202,26 @@ fn tunnel_from(v: Raw) -> Result<TunnelRecord> {
     })
 }
 
+/// A tunnel's columns, in `TUNNEL_COLUMNS` order, as statement parameters.
+fn tunnel_params(t: &TunnelRecord) -> rusqlite::ParamsFromIter<Vec<rusqlite::types::Value>> {
+    use rusqlite::types::Value::{Integer, Null, Text};
+    rusqlite::params_from_iter(vec![
+        Text(t.name.clone()),
+        Integer(t.listen_port.into()),
+        Text(t.private_key.expose_base64()),
+        Text(json(&t.addresses)),
+        Integer(t.mtu.into()),
+        Text(json(&t.pools)),
+        t.public_endpoint.clone().map_or(Null, Text),
+        Text(json(&t.dns)),
+        Integer(t.keep_private_keys.into()),
+        Text(t.backend.clone()),
+        Integer(t.created_at),
+        Integer(t.updated_at),
+        Integer(t.fwmark.into()),
+    ])
+}
+
 fn peer_from(v: Raw) -> Result<PeerRecord> {
     let bad = |what| StoreError::Corrupt {
         what,
@@ -265,48 +285,23 @@ impl Store for SqliteStore {
     }
 
     fn insert_tunnel(&self, t: &TunnelRecord) -> Result<()> {
+        let sql = format!(
+            "INSERT INTO tunnels ({TUNNEL_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
+        );
         self.conn()
-            .execute(
-                &format!("INSERT INTO tunnels ({TUNNEL_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"),
-                params![
-                    t.name,
-                    t.listen_port,
-                    t.private_key.expose_base64(),
-                    json(&t.addresses),
-                    t.mtu,
-                    json(&t.pools),
-                    t.public_endpoint,
-                    json(&t.dns),
-                    t.keep_private_keys,
-                    t.backend,
-                    t.created_at,
-                    t.updated_at,
-                    t.fwmark
-                ],
-            )
+            .execute(&sql, tunnel_params(t))
             .map_err(backend)?;
         Ok(())
     }
 
     fn update_tunnel(&self, t: &TunnelRecord) -> Result<()> {
+        // The same parameters as the insert; created_at (?11) is never changed.
         self.conn()
             .execute(
                 "UPDATE tunnels SET listen_port = ?2, private_key = ?3, addresses = ?4, mtu = ?5, pools = ?6, \
-                 public_endpoint = ?7, dns = ?8, keep_private_keys = ?9, backend = ?10, updated_at = ?11, fwmark = ?12 WHERE name = ?1",
-                params![
-                    t.name,
-                    t.listen_port,
-                    t.private_key.expose_base64(),
-                    json(&t.addresses),
-                    t.mtu,
-                    json(&t.pools),
-                    t.public_endpoint,
-                    json(&t.dns),
-                    t.keep_private_keys,
-                    t.backend,
-                    t.updated_at,
-                    t.fwmark
-                ],
+                 public_endpoint = ?7, dns = ?8, keep_private_keys = ?9, backend = ?10, updated_at = ?12, fwmark = ?13 \
+                 WHERE name = ?1",
+                tunnel_params(t),
             )
             .map_err(backend)?;
         Ok(())
