@@ -880,34 +880,37 @@ fn the_store_is_the_truth_across_restarts_and_drift_is_repaired() {
             .await;
         assert_eq!(status, StatusCode::CREATED);
 
-        // Behind the API's back: the peer is removed from the data plane with `wg`.
-        let hex = wiregate_core::PublicKey::from_base64(&key).unwrap();
-        let socket = wiregate_dataplane::uapi_server::socket_path(&name);
-        let mut stream = std::os::unix::net::UnixStream::connect(&socket).unwrap();
-        use std::io::{Read, Write};
-        write!(
-            stream,
-            "set=1\npublic_key={}\nremove=true\n\n",
-            hex.to_hex()
-        )
-        .unwrap();
-        let mut answer = [0u8; 64];
-        let n = stream.read(&mut answer).unwrap();
-        assert!(String::from_utf8_lossy(&answer[..n]).starts_with("errno=0"));
-        assert!(
-            api.reconciler
-                .status(&name)
-                .unwrap()
-                .unwrap()
+        // Behind the API's back, with `wg set` semantics over the UAPI socket: the stored
+        // peer is removed and a stranger is added. The next pass undoes both.
+        let uapi = |request: String| {
+            use std::io::{Read, Write};
+            let socket = wiregate_dataplane::uapi_server::socket_path(&name);
+            let mut stream = std::os::unix::net::UnixStream::connect(&socket).unwrap();
+            stream.write_all(request.as_bytes()).unwrap();
+            let mut answer = [0u8; 64];
+            let n = stream.read(&mut answer).unwrap();
+            assert!(String::from_utf8_lossy(&answer[..n]).starts_with("errno=0"));
+        };
+        let hex = wiregate_core::PublicKey::from_base64(&key)
+            .unwrap()
+            .to_hex();
+        let stranger = PrivateKey::generate().public_key();
+        uapi(format!("set=1\npublic_key={hex}\nremove=true\n\n"));
+        uapi(format!(
+            "set=1\npublic_key={}\nallowed_ip=10.8.0.200/32\n\n",
+            stranger.to_hex()
+        ));
+        let carried = |api: &Api| -> Vec<String> {
+            let state = api.reconciler.status(&name).unwrap().unwrap();
+            state
                 .peers
-                .is_empty()
-        );
+                .iter()
+                .map(|p| p.public_key.to_base64())
+                .collect()
+        };
+        assert_eq!(carried(&api), vec![stranger.to_base64()]);
         api.reconciler.all();
-        assert_eq!(
-            api.reconciler.status(&name).unwrap().unwrap().peers.len(),
-            1,
-            "drift not repaired"
-        );
+        assert_eq!(carried(&api), vec![key.clone()], "drift not repaired");
 
         // A restart (a new process on the same database) brings back everything.
         let Api {

@@ -95,6 +95,21 @@ fn provision_restart_disable_delete_through_the_api() {
     );
     must_ping(&client_ns, "10.70.0.1");
 
+    // Another peer provisioned meanwhile leaves this one's session alone: no new handshake.
+    let public_key = field(&created, "public_key").to_owned();
+    let before = gw.dump(&tunnel).peer(&public_key).latest_handshake;
+    let (status, body) = gw.api(None, "POST", &peers, Some(r#"{"name": "other"}"#));
+    assert_eq!(status, 201, "{body}");
+    let other_id = field(&body, "id").to_owned();
+    must_ping(&client_ns, "10.70.0.1");
+    assert_eq!(
+        gw.dump(&tunnel).peer(&public_key).latest_handshake,
+        before,
+        "the session was reset"
+    );
+    let (status, body) = gw.api(None, "DELETE", &format!("{peers}/{other_id}"), None);
+    assert_eq!(status, 204, "{body}");
+
     // Restart: the store brings the tunnel and the peer back; the client gets through.
     gw.stop("TERM");
     let gw = Gateway::spawn(&gw_ns, &config, &[]);
