@@ -81,6 +81,13 @@ fn two_shards_both_carry_traffic() {
         );
     }
     assert_eq!(stats.total("peers"), u64::from(CLIENTS), "{}", stats.raw);
+    // The kernel's steering program sends every data packet to its owner's socket.
+    assert_eq!(
+        stats.total("misdirected"),
+        0,
+        "data packets reached the wrong shard despite kernel steering:\n{}",
+        stats.raw
+    );
     // Every echo request answered was decrypted by the gateway once.
     assert!(
         stats.total("rx_data_packets") >= u64::from(received),

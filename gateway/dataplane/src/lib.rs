@@ -19,6 +19,7 @@ mod routing;
 mod send;
 mod shard;
 pub mod stats;
+mod steering;
 mod timers;
 mod transmit;
 pub mod tun;

@@ -92,7 +92,11 @@ impl Shard {
         let Some(index) = index_at(data, receiver_at) else {
             return bump(&self.stats.drop_malformed, 1);
         };
-        self.route_datagram(PeerRef::from_receiver_index(index), from, data);
+        let owner = PeerRef::from_receiver_index(index);
+        if owner.shard != self.id {
+            bump(&self.stats.misdirected, 1);
+        }
+        self.route_datagram(owner, from, data);
     }
 
     fn route_datagram(&mut self, owner: PeerRef, from: SocketAddr, data: &[u8]) {

@@ -56,6 +56,8 @@ counters! {
     handoffs_in,
     /// Packets this shard handed to their owner.
     handoffs_out,
+    /// Indexed datagrams (data, response, cookie) that arrived on another shard than their owner's: kernel steering keeps this at zero.
+    misdirected,
     /// Handshakes completed (either side initiated).
     handshakes,
     /// Cookie replies sent because the tunnel was under load.

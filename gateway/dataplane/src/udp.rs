@@ -40,6 +40,16 @@ impl Udp {
             port = udp.local_port()?;
             sockets.push(udp);
         }
+        if count > 1 {
+            match crate::steering::attach(&sockets[0].socket) {
+                Ok(()) => tracing::debug!(port, "the kernel steers datagrams to their shard"),
+                Err(e) => tracing::info!(
+                    port,
+                    error = %e,
+                    "kernel steering unavailable: datagrams that reach the wrong shard are handed over"
+                ),
+            }
+        }
         // The kernel's answer is the same for every socket of the group: say it once.
         let Some(first) = sockets.first() else {
             return Ok(sockets);
