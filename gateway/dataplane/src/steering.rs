@@ -40,7 +40,7 @@ fn type_word(message_type: u32) -> u32 {
 
 /// The steering program. Jumps are relative: `jt`/`jf` skip that many instructions.
 pub fn program() -> Vec<libc::sock_filter> {
-    let shift = 8 - (SHARD_BITS as u32); // the shard bits are the top of the last byte
+    let shift = 8 - SHARD_BITS; // the shard bits are the top of the last byte
     vec![
         /* 0 */ op(LD_W_ABS, 0, 0, 0),
         /* 1 */ op(JEQ_K, 2, 0, type_word(MESSAGE_DATA)), // -> 4
