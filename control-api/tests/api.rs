@@ -305,72 +305,53 @@ fn tunnels_are_created_listed_changed_and_deleted() {
             "no interface {name}"
         );
 
-        let (status, body) = api
-            .admin(
-                Method::POST,
-                "/v1/tunnels",
-                Some(json!({"name": name, "listen_port": 0})),
-            )
-            .await;
-        assert_problem(status, &body, StatusCode::CONFLICT, "tunnel_exists");
-        let (status, body) = api
-            .admin(
-                Method::POST,
-                "/v1/tunnels",
-                Some(json!({"name": "bad/name", "listen_port": 0})),
-            )
-            .await;
-        assert_problem(
-            status,
-            &body,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_name",
-        );
-        let (status, body) = api
-            .admin(
-                Method::POST,
-                "/v1/tunnels",
-                Some(json!({"name": "x", "listen_port": 0, "colour": "red"})),
-            )
-            .await;
-        assert_problem(
-            status,
-            &body,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_body",
-        );
-        assert!(
-            body["detail"].as_str().unwrap().contains("colour"),
-            "{body}"
-        );
+        // Each bad request: its status and code, and nothing created.
+        let refused = [
+            (
+                json!({"name": name, "listen_port": 0}),
+                StatusCode::CONFLICT,
+                "tunnel_exists",
+            ),
+            (
+                json!({"name": "bad/name", "listen_port": 0}),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_name",
+            ),
+            (
+                json!({"name": "x", "listen_port": 0, "colour": "red"}),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_body",
+            ),
+            (
+                json!({"name": "y", "listen_port": 0, "mtu": 100}),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_mtu",
+            ),
+            (
+                json!({"name": "z", "listen_port": 0, "backend": "nope"}),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_backend",
+            ),
+            (
+                json!({"name": "w", "listen_port": 70000}),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_body",
+            ),
+        ];
+        for (request, status_wanted, code) in refused {
+            let (status, body) = api
+                .admin(Method::POST, "/v1/tunnels", Some(request.clone()))
+                .await;
+            assert_problem(status, &body, status_wanted, code);
+            if code == "invalid_body" && request.get("colour").is_some() {
+                assert!(
+                    body["detail"].as_str().unwrap().contains("colour"),
+                    "{body}"
+                );
+            }
+        }
         let (status, body) = api.text(Method::POST, "/v1/tunnels", "{not json").await;
         assert_problem(status, &body, StatusCode::BAD_REQUEST, "invalid_body");
-        let (status, body) = api
-            .admin(
-                Method::POST,
-                "/v1/tunnels",
-                Some(json!({"name": "y", "listen_port": 0, "mtu": 100})),
-            )
-            .await;
-        assert_problem(
-            status,
-            &body,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_mtu",
-        );
-        let (status, body) = api
-            .admin(
-                Method::POST,
-                "/v1/tunnels",
-                Some(json!({"name": "z", "listen_port": 0, "backend": "nope"})),
-            )
-            .await;
-        assert_problem(
-            status,
-            &body,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_backend",
-        );
 
         // Ports: one tunnel each, at creation and on change.
         let other = unique_name("o");

@@ -177,13 +177,36 @@ fn int(v: &rusqlite::types::Value) -> Option<i64> {
     }
 }
 
-fn tunnel_from(v: Raw) -> Result<TunnelRecord> {
-    let bad = |what| StoreError::Corrupt {
-        what,
-        detail: "wrong type".into(),
-    };
-    let s = |i: usize, what| text(&v[i]).ok_or_else(|| bad(what));
-    let n = |i: usize, what| int(&v[i]).ok_or_else(|| bad(what));
+/// Typed reads of a row's raw values, naming the field in the error when a value is not
+/// of the type the schema promises.
+struct Cols(Raw);
+
+impl Cols {
+    fn bad(what: &'static str) -> StoreError {
+        StoreError::Corrupt {
+            what,
+            detail: "wrong type".into(),
+        }
+    }
+    fn text(&self, i: usize, what: &'static str) -> Result<&str> {
+        text(&self.0[i]).ok_or_else(|| Self::bad(what))
+    }
+    fn int(&self, i: usize, what: &'static str) -> Result<i64> {
+        int(&self.0[i]).ok_or_else(|| Self::bad(what))
+    }
+    fn opt_text(&self, i: usize) -> Option<&str> {
+        text(&self.0[i])
+    }
+    fn opt_int(&self, i: usize) -> Option<i64> {
+        int(&self.0[i])
+    }
+}
+
+fn tunnel_from(raw: Raw) -> Result<TunnelRecord> {
+    let v = Cols(raw);
+    let bad = Cols::bad;
+    let s = |i: usize, what| v.text(i, what);
+    let n = |i: usize, what| v.int(i, what);
     Ok(TunnelRecord {
         name: s(0, "tunnel name")?.to_owned(),
         listen_port: u16::try_from(n(1, "listen_port")?).map_err(|_| bad("listen_port"))?,
@@ -192,7 +215,7 @@ fn tunnel_from(v: Raw) -> Result<TunnelRecord> {
         addresses: parse_json("tunnel addresses", s(3, "addresses")?)?,
         mtu: u16::try_from(n(4, "mtu")?).map_err(|_| bad("mtu"))?,
         pools: parse_json("tunnel pools", s(5, "pools")?)?,
-        public_endpoint: text(&v[6]).map(str::to_owned),
+        public_endpoint: v.opt_text(6).map(str::to_owned),
         dns: parse_json("tunnel dns", s(7, "dns")?)?,
         keep_private_keys: n(8, "keep_private_keys")? != 0,
         backend: s(9, "backend")?.to_owned(),
@@ -222,13 +245,11 @@ fn tunnel_params(t: &TunnelRecord) -> rusqlite::ParamsFromIter<Vec<rusqlite::typ
     ])
 }
 
-fn peer_from(v: Raw) -> Result<PeerRecord> {
-    let bad = |what| StoreError::Corrupt {
-        what,
-        detail: "wrong type".into(),
-    };
-    let s = |i: usize, what| text(&v[i]).ok_or_else(|| bad(what));
-    let n = |i: usize, what| int(&v[i]).ok_or_else(|| bad(what));
+fn peer_from(raw: Raw) -> Result<PeerRecord> {
+    let v = Cols(raw);
+    let bad = Cols::bad;
+    let s = |i: usize, what| v.text(i, what);
+    let n = |i: usize, what| v.int(i, what);
     Ok(PeerRecord {
         id: n(0, "peer id")?,
         tunnel: s(1, "peer tunnel")?.to_owned(),
@@ -236,24 +257,28 @@ fn peer_from(v: Raw) -> Result<PeerRecord> {
         tags: parse_json("peer tags", s(3, "tags")?)?,
         public_key: PublicKey::from_base64(s(4, "public_key")?)
             .map_err(corrupt("peer public_key"))?,
-        preshared_key: text(&v[5])
+        preshared_key: v
+            .opt_text(5)
             .map(PresharedKey::from_base64)
             .transpose()
             .map_err(corrupt("peer preshared_key"))?,
-        private_key: text(&v[6])
+        private_key: v
+            .opt_text(6)
             .map(PrivateKey::from_base64)
             .transpose()
             .map_err(corrupt("peer private_key"))?,
         addresses: parse_json("peer addresses", s(7, "addresses")?)?,
         routes: parse_json("peer routes", s(8, "routes")?)?,
-        endpoint: text(&v[9])
+        endpoint: v
+            .opt_text(9)
             .map(|e| e.parse().map_err(|_| bad("peer endpoint")))
             .transpose()?,
-        persistent_keepalive: int(&v[10])
+        persistent_keepalive: v
+            .opt_int(10)
             .map(|k| u16::try_from(k).map_err(|_| bad("persistent_keepalive")))
             .transpose()?,
         enabled: n(11, "enabled")? != 0,
-        expires_at: int(&v[12]),
+        expires_at: v.opt_int(12),
         created_at: n(13, "created_at")?,
         updated_at: n(14, "updated_at")?,
     })
