@@ -103,11 +103,18 @@ impl Control {
             .ok_or_else(|| ApiError::not_found(format!("no tunnel {name:?}")))
     }
 
-    fn peer_record(&self, tunnel: &str, id: i64) -> Result<PeerRecord, ApiError> {
-        self.tunnel_record(tunnel)?;
-        self.store
+    /// A tunnel and one of its peers; `not_found` for either.
+    fn tunnel_and_peer(
+        &self,
+        tunnel: &str,
+        id: i64,
+    ) -> Result<(TunnelRecord, PeerRecord), ApiError> {
+        let record = self.tunnel_record(tunnel)?;
+        let peer = self
+            .store
             .peer(tunnel, id)?
-            .ok_or_else(|| ApiError::not_found(format!("no peer {id} in tunnel {tunnel:?}")))
+            .ok_or_else(|| ApiError::not_found(format!("no peer {id} in tunnel {tunnel:?}")))?;
+        Ok((record, peer))
     }
 
     fn tunnel_view(&self, record: &TunnelRecord) -> Tunnel {
@@ -293,7 +300,7 @@ impl Control {
     }
 
     pub fn peer(&self, tunnel: &str, id: i64) -> Result<Peer, ApiError> {
-        let record = self.peer_record(tunnel, id)?;
+        let (_, record) = self.tunnel_and_peer(tunnel, id)?;
         let mut peer = Peer::new(&record, now());
         if let Some(Ok(state)) = self.reconciler.status(tunnel) {
             peer.status = state
@@ -408,8 +415,7 @@ impl Control {
 
     pub fn update_peer(&self, tunnel: &str, id: i64, patch: PeerPatch) -> Result<Peer, ApiError> {
         let _guard = self.write_lock();
-        let record = self.tunnel_record(tunnel)?;
-        let mut peer = self.peer_record(tunnel, id)?;
+        let (record, mut peer) = self.tunnel_and_peer(tunnel, id)?;
         if let Some(name) = patch.name {
             check_name(&name)?;
             peer.name = name;
@@ -478,8 +484,7 @@ impl Control {
 
     /// The peer's wg-quick configuration.
     pub fn peer_config(&self, tunnel: &str, id: i64) -> Result<String, ApiError> {
-        let record = self.tunnel_record(tunnel)?;
-        let peer = self.peer_record(tunnel, id)?;
+        let (record, peer) = self.tunnel_and_peer(tunnel, id)?;
         Ok(crate::clientconfig::render(
             &record,
             &peer,

@@ -560,28 +560,25 @@ fn peers_get_addresses_keys_and_configs() {
 
         // Specific addresses are checked.
         let ask = |addresses: Value| json!({"name": "x", "public_key": public_key(), "addresses": addresses});
-        let (status, body) = api
-            .admin(Method::POST, &peers, Some(ask(json!(["10.8.0.2/32"]))))
-            .await;
-        assert_problem(status, &body, StatusCode::CONFLICT, "address_taken");
-        let (status, body) = api
-            .admin(Method::POST, &peers, Some(ask(json!(["10.9.0.2/32"]))))
-            .await;
-        assert_problem(
-            status,
-            &body,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_address",
-        );
-        let (status, body) = api
-            .admin(Method::POST, &peers, Some(ask(json!(["10.8.0.1/32"]))))
-            .await;
-        assert_problem(
-            status,
-            &body,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_address",
-        );
+        let refused = [
+            ("10.8.0.2/32", StatusCode::CONFLICT, "address_taken"),
+            (
+                "10.9.0.2/32",
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_address",
+            ),
+            (
+                "10.8.0.1/32",
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_address",
+            ),
+        ];
+        for (address, status_wanted, code) in refused {
+            let (status, body) = api
+                .admin(Method::POST, &peers, Some(ask(json!([address]))))
+                .await;
+            assert_problem(status, &body, status_wanted, code);
+        }
         let (status, carol) = api
             .admin(Method::POST, &peers, Some(ask(json!(["10.8.0.77/32"]))))
             .await;

@@ -245,6 +245,34 @@ fn tunnel_params(t: &TunnelRecord) -> rusqlite::ParamsFromIter<Vec<rusqlite::typ
     ])
 }
 
+/// A peer's columns, in `PEER_COLUMNS` order, as statement parameters; `id` is NULL for
+/// an insert (SQLite assigns it).
+fn peer_params(
+    p: &PeerRecord,
+    id: rusqlite::types::Value,
+) -> rusqlite::ParamsFromIter<Vec<rusqlite::types::Value>> {
+    use rusqlite::types::Value::{Integer, Null, Text};
+    let opt_text = |v: Option<String>| v.map_or(Null, Text);
+    let opt_int = |v: Option<i64>| v.map_or(Null, Integer);
+    rusqlite::params_from_iter(vec![
+        id,
+        Text(p.tunnel.clone()),
+        Text(p.name.clone()),
+        Text(json(&p.tags)),
+        Text(p.public_key.to_base64()),
+        opt_text(p.preshared_key.as_ref().map(PresharedKey::expose_base64)),
+        opt_text(p.private_key.as_ref().map(PrivateKey::expose_base64)),
+        Text(json(&p.addresses)),
+        Text(json(&p.routes)),
+        opt_text(p.endpoint.map(|e| e.to_string())),
+        opt_int(p.persistent_keepalive.map(i64::from)),
+        Integer(p.enabled.into()),
+        opt_int(p.expires_at),
+        Integer(p.created_at),
+        Integer(p.updated_at),
+    ])
+}
+
 fn peer_from(raw: Raw) -> Result<PeerRecord> {
     let v = Cols(raw);
     let bad = Cols::bad;
@@ -371,28 +399,12 @@ impl Store for SqliteStore {
         {
             let mut stmt = tx
                 .prepare(&format!(
-                    "INSERT INTO peers ({}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
-                    &PEER_COLUMNS["id, ".len()..]
+                    "INSERT INTO peers ({PEER_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
                 ))
                 .map_err(backend)?;
             for p in peers {
-                stmt.execute(params![
-                    p.tunnel,
-                    p.name,
-                    json(&p.tags),
-                    p.public_key.to_base64(),
-                    p.preshared_key.as_ref().map(PresharedKey::expose_base64),
-                    p.private_key.as_ref().map(PrivateKey::expose_base64),
-                    json(&p.addresses),
-                    json(&p.routes),
-                    p.endpoint.map(|e| e.to_string()),
-                    p.persistent_keepalive,
-                    p.enabled,
-                    p.expires_at,
-                    p.created_at,
-                    p.updated_at
-                ])
-                .map_err(backend)?;
+                stmt.execute(peer_params(p, rusqlite::types::Value::Null))
+                    .map_err(backend)?;
                 inserted.push(PeerRecord {
                     id: tx.last_insert_rowid(),
                     ..p.clone()
@@ -404,26 +416,13 @@ impl Store for SqliteStore {
     }
 
     fn update_peer(&self, p: &PeerRecord) -> Result<()> {
+        // The same parameters as the insert; public_key (?5) and created_at (?14) never change.
         self.conn()
             .execute(
-                "UPDATE peers SET name = ?3, tags = ?4, preshared_key = ?5, private_key = ?6, addresses = ?7, routes = ?8, \
-                 endpoint = ?9, persistent_keepalive = ?10, enabled = ?11, expires_at = ?12, updated_at = ?13 \
-                 WHERE tunnel = ?1 AND id = ?2",
-                params![
-                    p.tunnel,
-                    p.id,
-                    p.name,
-                    json(&p.tags),
-                    p.preshared_key.as_ref().map(PresharedKey::expose_base64),
-                    p.private_key.as_ref().map(PrivateKey::expose_base64),
-                    json(&p.addresses),
-                    json(&p.routes),
-                    p.endpoint.map(|e| e.to_string()),
-                    p.persistent_keepalive,
-                    p.enabled,
-                    p.expires_at,
-                    p.updated_at
-                ],
+                "UPDATE peers SET name = ?3, tags = ?4, preshared_key = ?6, private_key = ?7, addresses = ?8, \
+                 routes = ?9, endpoint = ?10, persistent_keepalive = ?11, enabled = ?12, expires_at = ?13, \
+                 updated_at = ?15 WHERE id = ?1 AND tunnel = ?2",
+                peer_params(p, rusqlite::types::Value::Integer(p.id)),
             )
             .map_err(backend)?;
         Ok(())
