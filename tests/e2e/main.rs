@@ -31,6 +31,7 @@ mod api_provisioning;
 mod bad_config;
 mod cli;
 mod hub;
+mod integrity;
 mod lifecycle;
 mod multi_tunnel;
 mod roaming;

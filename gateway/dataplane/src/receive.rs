@@ -12,7 +12,7 @@ use boringtun::noise::handshake::parse_handshake_anon;
 use boringtun::noise::{Packet, TunnResult};
 use quinn_udp::RecvMeta;
 use std::io::{self, IoSliceMut};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::SystemTime;
 use wiregate_core::protocol::*;
 
@@ -26,6 +26,7 @@ const RX_BUFFER: usize = 64 << 10;
 pub(crate) struct RxBuffers {
     pub bufs: Vec<Vec<u8>>,
     pub meta: Vec<RecvMeta>,
+    pub tun: crate::tun::TunReadBuffers,
 }
 
 impl RxBuffers {
@@ -33,6 +34,7 @@ impl RxBuffers {
         Self {
             bufs: (0..RX_BATCH).map(|_| vec![0; RX_BUFFER]).collect(),
             meta: vec![RecvMeta::default(); RX_BATCH],
+            tun: crate::tun::TunReadBuffers::new(),
         }
     }
 }
@@ -145,7 +147,8 @@ impl Shard {
         }
     }
 
-    /// Decrypts a datagram for this shard's peer `slot` and acts on the result.
+    /// Decrypts a datagram for this shard's peer `slot` and acts on the result. Data is
+    /// decrypted straight into the TUN write batch.
     pub(crate) fn deliver(&mut self, slot: u32, from: SocketAddr, data: &[u8]) {
         let me = PeerRef {
             shard: self.id,
@@ -157,7 +160,7 @@ impl Shard {
             scratch,
             out,
             udp,
-            tun,
+            tun_out,
             stats,
             ..
         } = self;
@@ -173,8 +176,17 @@ impl Shard {
             return bump(&stats.drop_unknown_index, 1);
         };
         let kind = message_type(data);
-        match tunn.decapsulate(Some(from.ip()), data, scratch) {
-            TunnResult::Done => roam(endpoint, &spec.stats, from),
+        let dst = if kind == Some(MESSAGE_DATA) {
+            tun_out.reserve(data.len())
+        } else {
+            &mut scratch[..]
+        };
+        let delivered: Option<(usize, IpAddr)> = match tunn.decapsulate(Some(from.ip()), data, dst)
+        {
+            TunnResult::Done => {
+                roam(endpoint, &spec.stats, from);
+                None
+            }
             TunnResult::WriteToNetwork(reply) => {
                 if message_type(reply) == Some(MESSAGE_HANDSHAKE_COOKIE) {
                     bump(&stats.cookie_replies, 1);
@@ -195,34 +207,25 @@ impl Shard {
                     out.push(from, queued, udp, stats);
                     bump(&spec.stats.tx_bytes, queued.len() as u64);
                 }
+                None
             }
-            TunnResult::WriteToTunnelV4(packet, source) => {
-                roam(endpoint, &spec.stats, from);
-                if routing.allowed.lookup(source.into()) != Some(me) {
-                    return bump(&stats.drop_allowed_ips, 1);
-                }
-                write_to_tun(tun, packet, stats);
-            }
-            TunnResult::WriteToTunnelV6(packet, source) => {
-                roam(endpoint, &spec.stats, from);
-                if routing.allowed.lookup(source.into()) != Some(me) {
-                    return bump(&stats.drop_allowed_ips, 1);
-                }
-                write_to_tun(tun, packet, stats);
-            }
+            TunnResult::WriteToTunnelV4(packet, source) => Some((packet.len(), source.into())),
+            TunnResult::WriteToTunnelV6(packet, source) => Some((packet.len(), source.into())),
             TunnResult::Err(e) => return count_error(stats, &e),
+        };
+        if let Some((len, source)) = delivered {
+            roam(endpoint, &spec.stats, from);
+            if routing.allowed.lookup(source) != Some(me) {
+                return bump(&stats.drop_allowed_ips, 1);
+            }
+            tun_out.commit(len);
+            bump(&stats.rx_bytes, len as u64);
         }
         bump(&spec.stats.rx_bytes, data.len() as u64);
         if kind == Some(MESSAGE_DATA) {
             bump(&stats.rx_data_packets, 1);
         }
-    }
-}
-
-fn write_to_tun(tun: &crate::tun::TunQueue, packet: &[u8], stats: &crate::stats::ShardStats) {
-    match tun.write(packet) {
-        Ok(_) => bump(&stats.rx_bytes, packet.len() as u64),
-        Err(_) => bump(&stats.drop_io, 1),
+        self.flush_tun_if_full();
     }
 }
 

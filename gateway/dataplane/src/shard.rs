@@ -10,7 +10,7 @@ use crate::peer::{Identity, Peer, PeerSpec};
 use crate::routing::Routing;
 use crate::send::SendBatch;
 use crate::stats::{ShardStats, bump};
-use crate::tun::TunQueue;
+use crate::tun::{TunQueue, TunWriteBatch, WRITE_BATCH};
 use crate::udp::Udp;
 use arc_swap::ArcSwap;
 use crossbeam_channel::{Receiver, Sender, TrySendError};
@@ -108,6 +108,8 @@ pub(crate) struct Shard {
     pub peers: Vec<Option<Peer>>,
     pub stats: Arc<ShardStats>,
     pub out: SendBatch,
+    /// Decrypted packets for the TUN queue, written (coalesced) at the end of a batch.
+    pub tun_out: TunWriteBatch,
     /// Handoffs gathered during a batch, by destination shard.
     pub pending: Vec<Vec<Handoff>>,
     /// Decrypt/encrypt scratch space, one packet large.
@@ -133,7 +135,7 @@ impl Shard {
         let registry = self.poll.registry();
         let udp = self.udp.source().as_raw_fd();
         registry.register(&mut SourceFd(&udp), UDP, Interest::READABLE)?;
-        let tun = self.tun.fd().as_raw_fd();
+        let tun = self.tun.raw_fd();
         registry.register(&mut SourceFd(&tun), TUN, Interest::READABLE)
     }
 
@@ -266,10 +268,27 @@ impl Shard {
         }
     }
 
-    /// Sends the batch's datagrams and hands the batch's foreign packets to their shards.
+    /// Writes the decrypted packets gathered so far to the TUN queue.
+    pub fn flush_tun(&mut self) {
+        let refused = self.tun.write(&mut self.tun_out);
+        bump(&self.stats.drop_io, refused as u64);
+    }
+
+    /// Writes the TUN batch if it is full; called after each packet is added to it.
+    pub fn flush_tun_if_full(&mut self) {
+        if self.tun_out.len() >= WRITE_BATCH {
+            self.flush_tun();
+        }
+    }
+
+    /// Sends the batch's datagrams, writes its decrypted packets, and hands its foreign
+    /// packets to their shards.
     pub fn flush(&mut self) {
         if !self.out.is_empty() {
             self.out.flush(&self.udp, &self.stats);
+        }
+        if !self.tun_out.is_empty() {
+            self.flush_tun();
         }
         for (shard, queue) in self.pending.iter_mut().enumerate() {
             if queue.is_empty() {

@@ -11,20 +11,30 @@ use wiregate_core::protocol::{
     DATA_OVERHEAD, HANDSHAKE_INITIATION_LEN, MESSAGE_DATA, MESSAGE_PADDING_MULTIPLE,
 };
 
-/// Packets read from the TUN queue before the batch is sent (tunable).
+/// TUN reads (each one packet, or one split super-packet) before the batch is sent
+/// (tunable).
 const TUN_BATCH: usize = 64;
 
 impl Shard {
     /// Reads the TUN queue until it is empty. An error other than `WouldBlock` means the
     /// device is gone.
     pub(crate) fn drain_tun(&mut self, rx: &mut RxBuffers) -> io::Result<()> {
-        let buf = &mut rx.bufs[0];
+        let tun_rx = &mut rx.tun;
         loop {
             for _ in 0..TUN_BATCH {
-                match self.tun.read(buf) {
-                    Ok(n) => self.route_plaintext(&buf[..n]),
+                match self.tun.read(tun_rx) {
+                    Ok(_) => {
+                        for packet in tun_rx.packets() {
+                            self.route_plaintext(packet);
+                        }
+                    }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    // No OS error: a super-packet we could not split. Drop it, go on.
+                    Err(e) if e.raw_os_error().is_none() => {
+                        tracing::debug!(shard = self.id, error = %e, "unsplittable TUN packet");
+                        bump(&self.stats.drop_malformed, 1);
+                    }
                     Err(e) => return Err(e),
                 }
             }
