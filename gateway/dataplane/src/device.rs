@@ -178,6 +178,7 @@ impl Device {
                 stats: stats[id].clone(),
                 out: crate::send::SendBatch::new(),
                 tun_out: crate::tun::TunWriteBatch::default(),
+                handshakes: Default::default(),
                 pending: (0..shards).map(|_| Vec::new()).collect(),
                 scratch: vec![0; wiregate_core::protocol::MAX_IP_PACKET + 256],
             };

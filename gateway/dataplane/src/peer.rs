@@ -10,27 +10,30 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use wiregate_core::{PresharedKey, PrivateKey, PublicKey};
 
-/// Handshake messages a tunnel takes per second before it answers with cookies
-/// (tunable). boringtun counts each initiation twice (our MAC check and the peer's), so
-/// this admits half as many initiations per second.
-const HANDSHAKE_RATE_LIMIT: u64 = 20_000;
-
 /// The tunnel's own keys, shared by all its shards.
+///
+/// Whether a handshake needs a cookie is decided by each shard's handshake queue (see
+/// `handshake.rs`), not by boringtun's fixed-rate limiter, so the tunnel has two of
+/// boringtun's limiters, each pinned to one answer: `mac1` checks the MAC only (it never
+/// counts up to its limit) and is also the one every peer's `Tunn` uses, so the owner
+/// shard never answers with a cookie; `cookie` is always under load, so it demands a
+/// valid mac2 and otherwise writes the cookie reply.
 pub(crate) struct Identity {
     pub private: x25519::StaticSecret,
     pub public: x25519::PublicKey,
-    pub rate_limiter: Arc<RateLimiter>,
+    pub mac1: Arc<RateLimiter>,
+    pub cookie: RateLimiter,
 }
 
 impl Identity {
     pub fn new(key: &PrivateKey) -> Self {
         let private = x25519::StaticSecret::from(*key.expose_bytes());
         let public = x25519::PublicKey::from(&private);
-        let rate_limiter = Arc::new(RateLimiter::new(&public, HANDSHAKE_RATE_LIMIT));
         Self {
+            mac1: Arc::new(RateLimiter::new(&public, u64::MAX)),
+            cookie: RateLimiter::new(&public, 0),
             private,
             public,
-            rate_limiter,
         }
     }
 }
@@ -52,10 +55,19 @@ pub(crate) struct PeerSpec {
     pub stats: Arc<PeerStats>,
 }
 
+/// A configured peer.
+///
+/// Its Noise state is created when first needed: when the peer's initiation arrives,
+/// when a packet is to be sent to it, or at once if it has a persistent keepalive (it
+/// must reach out on its own). boringtun's `Tunn` is about 11 KiB, most of it room for
+/// sessions, so a gateway with 100,000 configured peers of which few are online would
+/// otherwise spend a gigabyte on peers that never connect. Once created it stays (until
+/// the peer is removed or rebuilt): it holds the last initiation timestamp, which is
+/// what stops a replayed initiation.
 pub(crate) struct Peer {
     pub spec: PeerSpec,
-    /// `None` while the tunnel has no private key: nothing can be sent or received.
-    pub tunn: Option<Tunn>,
+    /// `None` until needed, and while the tunnel has no private key.
+    pub tunn: Option<Box<Tunn>>,
     pub endpoint: Option<SocketAddr>,
 }
 
@@ -64,6 +76,7 @@ impl std::fmt::Debug for Peer {
         f.debug_struct("Peer")
             .field("public_key", &self.spec.public_key)
             .field("endpoint", &self.endpoint)
+            .field("active", &self.tunn.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -77,22 +90,39 @@ impl Peer {
             tunn: None,
             endpoint,
         };
-        peer.rekey(identity);
+        if peer.spec.persistent_keepalive.is_some() {
+            peer.rekey(identity);
+        }
         peer
+    }
+
+    /// The peer's Noise state, created now if it has none; `None` without a key.
+    pub fn tunn(&mut self, identity: Option<&Identity>) -> Option<&mut Tunn> {
+        if self.tunn.is_none() {
+            self.rekey(identity);
+        }
+        self.tunn.as_deref_mut()
     }
 
     /// Builds a fresh Noise state for the current identity; existing sessions end.
     pub fn rekey(&mut self, identity: Option<&Identity>) {
         self.tunn = identity.map(|id| {
-            Tunn::new(
+            Box::new(Tunn::new(
                 id.private.clone(),
                 x25519::PublicKey::from(self.spec.public_key.0),
                 self.spec.preshared_key.as_ref().map(|k| *k.expose_bytes()),
                 self.spec.persistent_keepalive,
                 self.spec.at.peer_index(),
-                Some(id.rate_limiter.clone()),
-            )
+                Some(id.mac1.clone()),
+            ))
         });
+    }
+
+    /// A new identity: peers with Noise state get a fresh one, idle peers stay idle.
+    pub fn reidentify(&mut self, identity: Option<&Identity>) {
+        if self.tunn.is_some() || self.spec.persistent_keepalive.is_some() {
+            self.rekey(identity);
+        }
     }
 
     pub fn set_endpoint(&mut self, endpoint: Option<SocketAddr>) {

@@ -3,17 +3,18 @@
 //! IPs, and written to the TUN device. Nothing a datagram contains can panic this path:
 //! every length is checked before it is read, and every failure is a counted drop.
 
+use crate::handshake;
 use crate::index::PeerRef;
 use crate::peer::{Peer, roam};
 use crate::shard::{Handoff, Shard};
 use crate::stats::bump;
 use boringtun::noise::errors::WireGuardError;
 use boringtun::noise::handshake::parse_handshake_anon;
-use boringtun::noise::{Packet, TunnResult};
+use boringtun::noise::{Packet, Tunn, TunnResult};
 use quinn_udp::RecvMeta;
 use std::io::{self, IoSliceMut};
 use std::net::{IpAddr, SocketAddr};
-use std::time::SystemTime;
+use std::time::{Instant, SystemTime};
 use wiregate_core::protocol::*;
 
 /// Datagrams per receive call (tunable); each buffer holds a full GRO batch.
@@ -117,34 +118,59 @@ impl Shard {
         }
     }
 
-    /// An initiation names its sender only inside its encrypted static key, so it is
-    /// opened here (after the MAC and load check) to find the peer by public key.
+    /// Checks an initiation's MAC (and, under load, its cookie) and queues it; it is
+    /// opened later, after the batch's data (see `handshake.rs`).
     fn handle_initiation(&mut self, from: SocketAddr, data: &[u8]) {
         let routing = self.routing.load();
         let Some(identity) = routing.identity.as_ref() else {
             return bump(&self.stats.drop_unknown_peer, 1);
         };
-        let init =
-            match identity
-                .rate_limiter
-                .verify_packet(Some(from.ip()), data, &mut self.scratch)
-            {
-                Ok(Packet::HandshakeInit(init)) => init,
-                Ok(_) => return bump(&self.stats.drop_malformed, 1),
-                Err(TunnResult::WriteToNetwork(cookie)) => {
-                    bump(&self.stats.cookie_replies, 1);
-                    return self.out.push(from, cookie, &self.udp, &self.stats);
-                }
-                Err(_) => return bump(&self.stats.drop_decrypt, 1),
-            };
-        let half = match parse_handshake_anon(&identity.private, &identity.public, &init) {
-            Ok(half) => half,
-            Err(_) => return bump(&self.stats.drop_decrypt, 1),
+        let checker = if self.handshakes.under_load(Instant::now()) {
+            &identity.cookie
+        } else {
+            &*identity.mac1
         };
-        match routing.by_key.get(&half.peer_static_public) {
-            Some(&owner) => self.route_datagram(owner, from, data),
-            None => bump(&self.stats.drop_unknown_peer, 1),
+        match checker.verify_packet(Some(from.ip()), data, &mut self.scratch) {
+            Ok(Packet::HandshakeInit(_)) => {
+                if !self.handshakes.push(from, data) {
+                    bump(&self.stats.drop_queue_full, 1);
+                }
+            }
+            Ok(_) => bump(&self.stats.drop_malformed, 1),
+            Err(TunnResult::WriteToNetwork(cookie)) => {
+                bump(&self.stats.cookie_replies, 1);
+                self.out.push(from, cookie, &self.udp, &self.stats);
+            }
+            Err(_) => bump(&self.stats.drop_decrypt, 1),
         }
+    }
+
+    /// Opens up to a budget of queued initiations. An initiation names its sender only
+    /// inside its encrypted static key, so it is decrypted here to find the peer by
+    /// public key, and handed to the peer's shard.
+    pub(crate) fn open_initiations(&mut self) {
+        let routing = self.routing.load();
+        let Some(identity) = routing.identity.as_ref() else {
+            return;
+        };
+        for _ in 0..handshake::BUDGET {
+            let Some(pending) = self.handshakes.pop() else {
+                break;
+            };
+            let Ok(Packet::HandshakeInit(init)) = Tunn::parse_incoming_packet(&pending.data)
+            else {
+                bump(&self.stats.drop_malformed, 1);
+                continue;
+            };
+            match parse_handshake_anon(&identity.private, &identity.public, &init) {
+                Ok(half) => match routing.by_key.get(&half.peer_static_public) {
+                    Some(&owner) => self.route_datagram(owner, pending.from, &pending.data),
+                    None => bump(&self.stats.drop_unknown_peer, 1),
+                },
+                Err(_) => bump(&self.stats.drop_decrypt, 1),
+            }
+        }
+        self.flush();
     }
 
     /// Decrypts a datagram for this shard's peer `slot` and acts on the result. Data is
@@ -157,6 +183,7 @@ impl Shard {
         let routing = self.routing.load();
         let Shard {
             peers,
+            identity,
             scratch,
             out,
             udp,
@@ -167,15 +194,20 @@ impl Shard {
         let Some(peer) = peers.get_mut(slot as usize).and_then(Option::as_mut) else {
             return bump(&stats.drop_unknown_index, 1);
         };
+        let kind = message_type(data);
+        // Only an initiation brings an idle peer's Noise state to life; anything else
+        // for a peer without one names a session that does not exist.
+        if kind == Some(MESSAGE_HANDSHAKE_INITIATION) {
+            peer.tunn(identity.as_deref());
+        }
         let Peer {
             tunn,
             endpoint,
             spec,
         } = peer;
-        let Some(tunn) = tunn.as_mut() else {
+        let Some(tunn) = tunn.as_deref_mut() else {
             return bump(&stats.drop_unknown_index, 1);
         };
-        let kind = message_type(data);
         let dst = if kind == Some(MESSAGE_DATA) {
             tun_out.reserve(data.len())
         } else {

@@ -5,6 +5,7 @@
 //! through the owner's inbox; the control plane talks to a shard through the same inbox,
 //! so a command and the packets after it arrive in order.
 
+use crate::handshake::HandshakeQueue;
 use crate::index::PeerRef;
 use crate::peer::{Identity, Peer, PeerSpec};
 use crate::routing::Routing;
@@ -108,6 +109,8 @@ pub(crate) struct Shard {
     pub peers: Vec<Option<Peer>>,
     pub stats: Arc<ShardStats>,
     pub out: SendBatch,
+    /// Initiations waiting to be opened.
+    pub handshakes: HandshakeQueue,
     /// Decrypted packets for the TUN queue, written (coalesced) at the end of a batch.
     pub tun_out: TunWriteBatch,
     /// Handoffs gathered during a batch, by destination shard.
@@ -149,7 +152,13 @@ impl Shard {
         let mut rx = crate::receive::RxBuffers::new();
         let mut next_tick = Instant::now() + TIMER_TICK;
         loop {
-            let timeout = next_tick.saturating_duration_since(Instant::now());
+            // Queued initiations are opened between polls; while any wait, poll only
+            // looks at what arrived meanwhile.
+            let timeout = if self.handshakes.is_empty() {
+                next_tick.saturating_duration_since(Instant::now())
+            } else {
+                Duration::ZERO
+            };
             if let Err(e) = self.poll.poll(&mut events, Some(timeout))
                 && e.kind() != io::ErrorKind::Interrupted
             {
@@ -172,6 +181,9 @@ impl Shard {
             if tun && let Err(e) = self.drain_tun(&mut rx) {
                 self.flush();
                 return Exit::TunGone(e);
+            }
+            if !self.handshakes.is_empty() {
+                self.open_initiations();
             }
             if Instant::now() >= next_tick {
                 self.run_timers();
@@ -232,7 +244,7 @@ impl Shard {
             Command::SetIdentity(identity) => {
                 self.identity = identity;
                 for peer in self.peers.iter_mut().flatten() {
-                    peer.rekey(self.identity.as_deref());
+                    peer.reidentify(self.identity.as_deref());
                 }
             }
             Command::SetSocket(udp) => {

@@ -32,10 +32,10 @@ impl Shard {
                 }
             }
         }
-        // The tunnel's shared rate limiter admits a new second's worth of handshakes;
-        // it checks the time itself, so every shard calling it is harmless.
+        // The MAC checker counts what it checks; it resets once a second by its own
+        // clock, so every shard calling it is harmless.
         if let Some(identity) = self.routing.load().identity.as_ref() {
-            identity.rate_limiter.reset_count();
+            identity.mac1.reset_count();
         }
     }
 }

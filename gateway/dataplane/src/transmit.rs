@@ -68,6 +68,7 @@ impl Shard {
     pub(crate) fn encrypt(&mut self, slot: u32, packet: &[u8]) {
         let Shard {
             peers,
+            identity,
             out,
             udp,
             stats,
@@ -76,7 +77,10 @@ impl Shard {
         let Some(peer) = peers.get_mut(slot as usize).and_then(Option::as_mut) else {
             return bump(&stats.drop_no_route, 1);
         };
-        let (Some(tunn), Some(endpoint)) = (peer.tunn.as_mut(), peer.endpoint) else {
+        let Some(endpoint) = peer.endpoint else {
+            return bump(&stats.drop_no_endpoint, 1);
+        };
+        let Some(tunn) = peer.tunn(identity.as_deref()) else {
             return bump(&stats.drop_no_endpoint, 1);
         };
         let padded = packet.len().next_multiple_of(MESSAGE_PADDING_MULTIPLE);
