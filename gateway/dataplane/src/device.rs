@@ -179,7 +179,7 @@ impl Device {
                 out: crate::send::SendBatch::new(),
                 tun_out: crate::tun::TunWriteBatch::default(),
                 handshakes: Default::default(),
-                pending: (0..shards).map(|_| Vec::new()).collect(),
+                pending: (0..shards).map(|_| Default::default()).collect(),
                 scratch: vec![0; wiregate_core::protocol::MAX_IP_PACKET + 256],
             };
             let lifecycle = lifecycle.clone();

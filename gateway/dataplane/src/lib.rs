@@ -11,6 +11,7 @@
 pub mod allowedips;
 mod backend;
 mod device;
+mod handoff;
 mod handshake;
 pub mod index;
 pub mod netconf;

@@ -3,10 +3,11 @@
 //! IPs, and written to the TUN device. Nothing a datagram contains can panic this path:
 //! every length is checked before it is read, and every failure is a counted drop.
 
+use crate::handoff::Handoff;
 use crate::handshake;
 use crate::index::PeerRef;
 use crate::peer::{Peer, roam};
-use crate::shard::{Handoff, Shard};
+use crate::shard::Shard;
 use crate::stats::bump;
 use boringtun::noise::errors::WireGuardError;
 use boringtun::noise::handshake::parse_handshake_anon;
@@ -106,15 +107,11 @@ impl Shard {
         if owner.shard == self.id {
             self.deliver(owner.slot, from, data);
         } else {
-            let data = data.to_vec();
-            self.hand_off(
-                owner,
-                Handoff::Network {
-                    slot: owner.slot,
-                    from,
-                    data,
-                },
-            );
+            let handoff = Handoff::Network {
+                slot: owner.slot,
+                from,
+            };
+            self.hand_off(owner, handoff, data);
         }
     }
 
@@ -157,8 +154,7 @@ impl Shard {
             let Some(pending) = self.handshakes.pop() else {
                 break;
             };
-            let Ok(Packet::HandshakeInit(init)) = Tunn::parse_incoming_packet(&pending.data)
-            else {
+            let Ok(Packet::HandshakeInit(init)) = Tunn::parse_incoming_packet(&pending.data) else {
                 bump(&self.stats.drop_malformed, 1);
                 continue;
             };

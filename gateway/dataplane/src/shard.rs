@@ -5,6 +5,7 @@
 //! through the owner's inbox; the control plane talks to a shard through the same inbox,
 //! so a command and the packets after it arrive in order.
 
+use crate::handoff::{Handoff, HandoffBatch};
 use crate::handshake::HandshakeQueue;
 use crate::index::PeerRef;
 use crate::peer::{Identity, Peer, PeerSpec};
@@ -54,23 +55,10 @@ pub(crate) enum Command {
     Shutdown,
 }
 
-/// A packet handed from the shard that received it to the shard that owns its peer.
-#[derive(Debug)]
-pub(crate) enum Handoff {
-    /// A datagram from the network for peer `slot`.
-    Network {
-        slot: u32,
-        from: SocketAddr,
-        data: Vec<u8>,
-    },
-    /// A plaintext packet from the TUN device for peer `slot`.
-    Tunnel { slot: u32, data: Vec<u8> },
-}
-
 #[derive(Debug)]
 pub(crate) enum Inbound {
     Command(Command),
-    Handoffs(Vec<Handoff>),
+    Handoffs(HandoffBatch),
 }
 
 /// How anyone reaches a shard: its inbox and the waker that interrupts its poll.
@@ -114,7 +102,7 @@ pub(crate) struct Shard {
     /// Decrypted packets for the TUN queue, written (coalesced) at the end of a batch.
     pub tun_out: TunWriteBatch,
     /// Handoffs gathered during a batch, by destination shard.
-    pub pending: Vec<Vec<Handoff>>,
+    pub pending: Vec<HandoffBatch>,
     /// Decrypt/encrypt scratch space, one packet large.
     pub scratch: Vec<u8>,
 }
@@ -199,12 +187,10 @@ impl Shard {
             match message {
                 Inbound::Handoffs(batch) => {
                     bump(&self.stats.handoffs_in, batch.len() as u64);
-                    for handoff in batch {
+                    for (handoff, data) in batch.iter() {
                         match handoff {
-                            Handoff::Network { slot, from, data } => {
-                                self.deliver(slot, from, &data)
-                            }
-                            Handoff::Tunnel { slot, data } => self.encrypt(slot, &data),
+                            Handoff::Network { slot, from } => self.deliver(slot, from, data),
+                            Handoff::Tunnel { slot } => self.encrypt(slot, data),
                         }
                     }
                 }
@@ -273,9 +259,9 @@ impl Shard {
     }
 
     /// Queues `handoff` for shard `to`, or counts it dropped if no such shard exists.
-    pub fn hand_off(&mut self, to: PeerRef, handoff: Handoff) {
+    pub fn hand_off(&mut self, to: PeerRef, handoff: Handoff, data: &[u8]) {
         match self.pending.get_mut(to.shard as usize) {
-            Some(queue) => queue.push(handoff),
+            Some(batch) => batch.push(handoff, data),
             None => bump(&self.stats.drop_unknown_index, 1),
         }
     }
@@ -306,7 +292,7 @@ impl Shard {
             if queue.is_empty() {
                 continue;
             }
-            let batch = std::mem::take(queue);
+            let batch = queue.take();
             let n = batch.len() as u64;
             let link = &self.links[shard];
             match link.tx.try_send(Inbound::Handoffs(batch)) {

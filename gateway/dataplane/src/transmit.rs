@@ -2,8 +2,9 @@
 //! through the allowed-IPs table to their peer, handed to the shard that owns it, and
 //! encrypted straight into the shard's send batch.
 
+use crate::handoff::Handoff;
 use crate::receive::RxBuffers;
-use crate::shard::{Handoff, Shard};
+use crate::shard::Shard;
 use crate::stats::bump;
 use boringtun::noise::{Tunn, TunnResult};
 use std::io;
@@ -52,14 +53,7 @@ impl Shard {
         if owner.shard == self.id {
             self.encrypt(owner.slot, packet);
         } else {
-            let data = packet.to_vec();
-            self.hand_off(
-                owner,
-                Handoff::Tunnel {
-                    slot: owner.slot,
-                    data,
-                },
-            );
+            self.hand_off(owner, Handoff::Tunnel { slot: owner.slot }, packet);
         }
     }
 

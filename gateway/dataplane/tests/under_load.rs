@@ -106,7 +106,11 @@ fn a_long_handshake_queue_answers_with_cookies_and_a_cookie_gets_through() {
     // With the cookie, the retry is queued and answered with a handshake response.
     client.send(&initiation(&mut tunn)).unwrap();
     let n = client.recv(&mut buf).expect("a response to the retry");
-    assert_eq!(message_type(&buf[..n]), RESPONSE, "the cookie let it through");
+    assert_eq!(
+        message_type(&buf[..n]),
+        RESPONSE,
+        "the cookie let it through"
+    );
     assert!(matches!(
         tunn.decapsulate(None, &buf[..n], &mut out),
         TunnResult::WriteToNetwork(_)
@@ -120,8 +124,7 @@ fn a_long_handshake_queue_answers_with_cookies_and_a_cookie_gets_through() {
     // The flood is opened and dropped as an unknown key, then the load passes: a second
     // after the queue drained, a fresh initiation is answered without a cookie.
     let deadline = Instant::now() + Duration::from_secs(30);
-    while counters(&device).drop_unknown_peer + counters(&device).cookie_replies
-        < FLOOD as u64 + 1
+    while counters(&device).drop_unknown_peer + counters(&device).cookie_replies < FLOOD as u64 + 1
     {
         assert!(Instant::now() < deadline, "the flood was not worked off");
         std::thread::sleep(Duration::from_millis(50));
@@ -139,7 +142,10 @@ fn a_long_handshake_queue_answers_with_cookies_and_a_cookie_gets_through() {
     flooder.send(&initiation(&mut fresh)).unwrap();
     let deadline = Instant::now() + Duration::from_secs(5);
     while counters(&device).drop_unknown_peer + cookies < FLOOD as u64 + 2 {
-        assert!(Instant::now() < deadline, "the fresh initiation was not opened");
+        assert!(
+            Instant::now() < deadline,
+            "the fresh initiation was not opened"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     assert_eq!(

@@ -1,0 +1,79 @@
+//! Packets handed from the shard that received them to the shard that owns their peer.
+//! With kernel steering these are initiations (they name their peer only inside their
+//! encryption) and plaintext the kernel put on another shard's TUN queue. A batch lays
+//! its packets end to end in one buffer, so a batch costs one allocation, not one per
+//! packet.
+
+use std::net::SocketAddr;
+use std::ops::Range;
+
+/// Where a handed-over packet came from, and for which of the owner's peers.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Handoff {
+    /// A datagram from the network.
+    Network { slot: u32, from: SocketAddr },
+    /// A plaintext packet from the TUN device.
+    Tunnel { slot: u32 },
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct HandoffBatch {
+    bytes: Vec<u8>,
+    items: Vec<(Handoff, Range<usize>)>,
+}
+
+impl HandoffBatch {
+    pub fn push(&mut self, handoff: Handoff, data: &[u8]) {
+        let start = self.bytes.len();
+        self.bytes.extend_from_slice(data);
+        self.items.push((handoff, start..self.bytes.len()));
+    }
+
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// Takes the batch, leaving an empty one with room for as much.
+    pub fn take(&mut self) -> Self {
+        let room = Self {
+            bytes: Vec::with_capacity(self.bytes.capacity()),
+            items: Vec::with_capacity(self.items.capacity()),
+        };
+        std::mem::replace(self, room)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (Handoff, &[u8])> {
+        self.items
+            .iter()
+            .map(|(handoff, range)| (*handoff, &self.bytes[range.clone()]))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn packets_come_back_in_order_and_intact() {
+        let mut batch = HandoffBatch::default();
+        let from: SocketAddr = "192.0.2.1:7".parse().unwrap();
+        batch.push(Handoff::Tunnel { slot: 3 }, b"abc");
+        batch.push(Handoff::Network { slot: 4, from }, b"");
+        batch.push(Handoff::Tunnel { slot: 5 }, b"defg");
+        let taken = batch.take();
+        assert!(batch.is_empty());
+        let got: Vec<(String, Vec<u8>)> = taken
+            .iter()
+            .map(|(h, d)| (format!("{h:?}"), d.to_vec()))
+            .collect();
+        assert_eq!(got.len(), 3);
+        assert_eq!(got[0].1, b"abc");
+        assert!(got[1].0.contains("slot: 4") && got[1].1.is_empty());
+        assert_eq!(got[2].1, b"defg");
+        assert_eq!(taken.len(), 3);
+    }
+}
