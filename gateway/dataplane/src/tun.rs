@@ -13,6 +13,7 @@
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
 use tun_rs::{DeviceBuilder, GROTable, SyncDevice, VIRTIO_NET_HDR_LEN};
+use wiregate_core::config::DEFAULT_MTU;
 
 /// Segments one TUN read may split into (tunable; wireguard-go's `IdealBatchSize`). A
 /// 64 KiB super-packet at the smallest MSS a 1280-byte MTU allows needs about 50.
@@ -37,6 +38,11 @@ impl std::fmt::Debug for TunQueue {
         )
     }
 }
+
+/// Packets the kernel may queue per TUN queue for a shard to read. The kernel drops what
+/// does not fit (the TUN ring has no backpressure before Linux 7.3), and the default of 500
+/// is less than a shard's read burst while it is busy with a batch from the socket.
+const TX_QUEUE_LEN: u32 = 1000;
 
 /// Opens (creating if needed) the TUN interface `name` with `queues` queues, with
 /// offloads if the kernel supports them.
@@ -71,12 +77,18 @@ fn build(name: &str, offload: bool) -> io::Result<SyncDevice> {
             "interface name too long",
         ));
     }
-    // Addresses, MTU, routes and the link state are netconf's: tun-rs only opens it.
+    // Addresses, routes and the link state are netconf's: tun-rs only opens it. A new
+    // device starts at WireGuard's MTU, as wireguard-go's does, so a drop-in interface that
+    // nobody configures does not send outer datagrams larger than a 1500-byte underlay.
     DeviceBuilder::new()
         .name(name)
         .inherit_enable_state()
+        .mtu(DEFAULT_MTU)
         .multi_queue(true)
         .offload(offload)
+        .with(|device| {
+            device.tx_queue_len(TX_QUEUE_LEN);
+        })
         .build_sync()
         .map_err(|e| context(name, e))
 }

@@ -67,16 +67,20 @@ fn tcp_segment(src_port: u16, seq: u32, id: u16, payload: &[u8]) -> Vec<u8> {
 /// The interface's received (bytes, packets), from `ip -s` (this namespace's sysfs is
 /// not mounted here).
 fn received() -> (u64, u64) {
-    let out = std::process::Command::new("ip")
-        .args(["-s", "-o", "link", "show", "dev", "offl0"])
-        .output()
-        .expect("ip (iproute2)");
-    let text = String::from_utf8_lossy(&out.stdout);
+    let text = ip(&["-s", "-o", "link", "show", "dev", "offl0"]);
     let after = text.split("RX:").nth(1).expect("RX statistics");
     let mut numbers = after
         .split_whitespace()
         .filter_map(|w| w.parse::<u64>().ok());
     (numbers.next().unwrap(), numbers.next().unwrap())
+}
+
+fn ip(args: &[&str]) -> String {
+    let out = std::process::Command::new("ip")
+        .args(args)
+        .output()
+        .expect("ip (iproute2)");
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 fn write_all(queue: &tun::TunQueue, packets: &[Vec<u8>]) {
@@ -99,6 +103,13 @@ fn offloads_coalesce_in_order_segments_of_a_flow() {
     assert!(
         queue.offload(),
         "this kernel takes TUN offloads; they must be on"
+    );
+    // A new device starts at WireGuard's MTU (as wireguard-go's does) with a TUN ring
+    // longer than the kernel's default of 500.
+    let link = ip(&["-o", "link", "show", "dev", "offl0"]);
+    assert!(
+        link.contains("mtu 1420") && link.contains("qlen 1000"),
+        "{link}"
     );
     let address: IpNet = format!("{LOCAL}/24").parse().unwrap();
     netconf::configure_link("offl0", MTU, &[address]).expect("link up");
