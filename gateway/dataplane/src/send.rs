@@ -1,21 +1,48 @@
-//! Outgoing datagrams of one shard, gathered during a batch and sent at its end: runs of
-//! same-size datagrams to one destination go out as one GSO send.
+//! Outgoing datagrams of one shard, gathered during a batch and sent at its end.
+//!
+//! A gateway's batch carries datagrams for many peers, interleaved as their packets came
+//! from the TUN. At the end of the batch they are grouped by destination (keeping each
+//! peer's order), a destination's run of same-size datagrams becomes one GSO message,
+//! and the messages of the batch leave in one `sendmmsg` per segment size, so the number
+//! of system calls does not grow with the number of peers in the batch.
 
 use crate::stats::{ShardStats, bump};
-use crate::udp::Udp;
+use crate::udp::{Outgoing, Udp};
+use std::io::IoSlice;
 use std::net::SocketAddr;
 
 /// Bytes of datagrams a batch holds before it is sent (tunable).
 const BATCH_BYTES: usize = 512 << 10;
 /// Largest UDP payload the kernel segments in one GSO send.
 const GSO_MAX_BYTES: usize = 65_000;
+/// Most messages one `sendmmsg` takes (the kernel's `UIO_MAXIOV`).
+const MAX_MESSAGES: usize = 1024;
 
 #[derive(Debug)]
 pub(crate) struct SendBatch {
     buf: Vec<u8>,
     used: usize,
-    /// (destination, length) of each datagram, laid end to end in `buf`.
-    datagrams: Vec<(SocketAddr, usize)>,
+    /// Each datagram: its destination and where it lies in `buf`.
+    datagrams: Vec<Datagram>,
+    /// Indices into `datagrams`, grouped by destination at flush time.
+    order: Vec<u32>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Datagram {
+    to: SocketAddr,
+    start: usize,
+    len: usize,
+}
+
+/// Consecutive entries of `order` for one destination, all `segment` bytes long but the
+/// last, which may be shorter.
+#[derive(Debug, Clone, Copy)]
+struct Run {
+    to: SocketAddr,
+    segment: usize,
+    first: usize,
+    count: usize,
 }
 
 impl SendBatch {
@@ -23,7 +50,8 @@ impl SendBatch {
         Self {
             buf: vec![0; BATCH_BYTES],
             used: 0,
-            datagrams: Vec::with_capacity(256),
+            datagrams: Vec::with_capacity(512),
+            order: Vec::with_capacity(512),
         }
     }
 
@@ -41,8 +69,12 @@ impl SendBatch {
 
     /// Queues the first `len` bytes of the last reservation for `to`.
     pub fn commit(&mut self, to: SocketAddr, len: usize) {
+        self.datagrams.push(Datagram {
+            to,
+            start: self.used,
+            len,
+        });
         self.used += len;
-        self.datagrams.push((to, len));
     }
 
     /// Queues a copy of `datagram` for `to`.
@@ -55,40 +87,199 @@ impl SendBatch {
         self.datagrams.is_empty()
     }
 
-    /// Sends everything queued. A run of datagrams to one destination whose sizes are
-    /// equal (the last may be smaller) becomes one GSO send.
+    /// Sends everything queued.
     pub fn flush(&mut self, udp: &Udp, stats: &ShardStats) {
-        let max_segments = udp.max_segments().max(1);
-        let mut offset = 0;
-        let mut i = 0;
-        while i < self.datagrams.len() {
-            let (to, segment) = self.datagrams[i];
-            let mut end = offset + segment;
-            let mut count = 1;
-            while let Some(&(next_to, next_len)) = self.datagrams.get(i + count) {
-                let fits = count < max_segments && end + next_len - offset <= GSO_MAX_BYTES;
-                if next_to != to || next_len > segment || !fits {
-                    break;
-                }
-                end += next_len;
-                count += 1;
-                if next_len < segment {
-                    break; // a shorter datagram can only end a run
-                }
-            }
-            let gso = (count > 1).then_some(segment);
-            match udp.send(to, &self.buf[offset..end], gso) {
-                Ok(()) => bump(&stats.tx_bytes, (end - offset) as u64),
-                Err(e) => {
-                    bump(&stats.drop_io, count as u64);
-                    tracing::debug!(%to, error = %e, "udp send failed");
-                }
-            }
-            bump(&stats.udp_send_calls, 1);
-            offset = end;
-            i += count;
+        self.group_by_destination();
+        let runs = self.runs(udp.max_segments().max(1));
+        let iov: Vec<IoSlice<'_>> = self
+            .order
+            .iter()
+            .map(|&i| {
+                let d = self.datagrams[i as usize];
+                IoSlice::new(&self.buf[d.start..d.start + d.len])
+            })
+            .collect();
+        // Lone datagrams need no segment size and go together; runs go together with
+        // the others of their segment size.
+        let (alone, mut segmented): (Vec<Run>, Vec<Run>) =
+            runs.into_iter().partition(|r| r.count == 1);
+        segmented.sort_unstable_by_key(|r| r.segment);
+        send_runs(udp, stats, &iov, &alone, None);
+        for group in segmented.chunk_by(|a, b| a.segment == b.segment) {
+            send_runs(udp, stats, &iov, group, Some(group[0].segment as u16));
         }
         self.used = 0;
         self.datagrams.clear();
+        self.order.clear();
+    }
+
+    /// Fills `order` with the datagrams grouped by destination, each destination's in the
+    /// order they were queued (the index breaks ties, so the unstable sort allocates
+    /// nothing and is stable in effect).
+    fn group_by_destination(&mut self) {
+        self.order.clear();
+        self.order.extend(0..self.datagrams.len() as u32);
+        let single = self.datagrams.windows(2).all(|w| w[0].to == w[1].to);
+        if !single {
+            let datagrams = &self.datagrams;
+            self.order
+                .sort_unstable_by_key(|&i| (datagrams[i as usize].to, i));
+        }
+    }
+
+    /// Cuts `order` into runs that one GSO message can carry.
+    fn runs(&self, max_segments: usize) -> Vec<Run> {
+        let mut runs = Vec::new();
+        let mut first = 0;
+        while first < self.order.len() {
+            let head = self.datagrams[self.order[first] as usize];
+            let mut bytes = head.len;
+            let mut count = 1;
+            while let Some(&next) = self.order.get(first + count) {
+                let next = self.datagrams[next as usize];
+                let fits = count < max_segments && bytes + next.len <= GSO_MAX_BYTES;
+                if next.to != head.to || next.len > head.len || !fits {
+                    break;
+                }
+                bytes += next.len;
+                count += 1;
+                if next.len < head.len {
+                    break; // a shorter datagram can only end a run
+                }
+            }
+            runs.push(Run {
+                to: head.to,
+                segment: head.len,
+                first,
+                count,
+            });
+            first += count;
+        }
+        runs
+    }
+}
+
+/// Sends `runs` (whose datagrams are `iov[first..first + count]`) in as few `sendmmsg`
+/// calls as the kernel takes. A message the kernel refuses is dropped and counted; if it
+/// refuses segmentation altogether, the rest go one datagram per message.
+fn send_runs(
+    udp: &Udp,
+    stats: &ShardStats,
+    iov: &[IoSlice<'_>],
+    runs: &[Run],
+    segment: Option<u16>,
+) {
+    let messages: Vec<Outgoing<'_>> = runs
+        .iter()
+        .map(|r| Outgoing {
+            to: r.to,
+            iov: &iov[r.first..r.first + r.count],
+        })
+        .collect();
+    let mut at = 0;
+    while at < messages.len() {
+        bump(&stats.udp_send_calls, 1);
+        let end = messages.len().min(at + MAX_MESSAGES);
+        match udp.send_messages(&messages[at..end], segment) {
+            Ok(sent) => {
+                let bytes: usize = messages[at..at + sent]
+                    .iter()
+                    .flat_map(|m| m.iov.iter())
+                    .map(|s| s.len())
+                    .sum();
+                bump(&stats.tx_bytes, bytes as u64);
+                at += sent.max(1);
+            }
+            Err(e) if segment.is_some() && udp.max_segments() == 1 => {
+                tracing::debug!(error = %e, "segmented send refused; resending alone");
+                let alone: Vec<Run> = runs[at..].iter().flat_map(split).collect();
+                return send_runs(udp, stats, iov, &alone, None);
+            }
+            Err(e) => {
+                bump(&stats.drop_io, messages[at].iov.len() as u64);
+                tracing::debug!(to = %messages[at].to, error = %e, "udp send failed");
+                at += 1;
+            }
+        }
+    }
+}
+
+/// A run as runs of one datagram each.
+fn split(run: &Run) -> impl Iterator<Item = Run> + '_ {
+    (0..run.count).map(move |i| Run {
+        first: run.first + i,
+        count: 1,
+        ..*run
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::UdpSocket;
+    use std::time::Duration;
+
+    fn receiver() -> UdpSocket {
+        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+        socket
+            .set_read_timeout(Some(Duration::from_secs(2)))
+            .unwrap();
+        socket
+    }
+
+    /// Every datagram of `socket` until `count`, as (length, first byte).
+    fn received(socket: &UdpSocket, count: usize) -> Vec<(usize, u8)> {
+        let mut buf = [0u8; 2048];
+        (0..count)
+            .map(|_| {
+                let n = socket.recv(&mut buf).expect("datagram");
+                (n, buf[0])
+            })
+            .collect()
+    }
+
+    #[test]
+    fn interleaved_peers_leave_grouped_in_few_calls_and_in_order() {
+        let udp = Udp::bind_group(0, 1, 0).unwrap().remove(0);
+        let stats = ShardStats::default();
+        let (a, b, c) = (receiver(), receiver(), receiver());
+        let to = |s: &UdpSocket| s.local_addr().unwrap();
+        let mut batch = SendBatch::new();
+        for i in 0..10u8 {
+            batch.push(to(&a), &[i; 100], &udp, &stats);
+            batch.push(to(&b), &[100 + i; 100], &udp, &stats);
+            batch.push(to(&c), &[200 + i; 50], &udp, &stats);
+        }
+        batch.push(to(&a), &[10; 60], &udp, &stats);
+        // Grouped by peer, each peer's datagrams are one run (a's shorter one ends it).
+        batch.group_by_destination();
+        let mut runs: Vec<(SocketAddr, usize, usize)> = batch
+            .runs(64)
+            .iter()
+            .map(|r| (r.to, r.segment, r.count))
+            .collect();
+        runs.sort();
+        let mut want = vec![(to(&a), 100, 11), (to(&b), 100, 10), (to(&c), 50, 10)];
+        want.sort();
+        assert_eq!(runs, want);
+        batch.flush(&udp, &stats);
+
+        let mut want_a: Vec<(usize, u8)> = (0..10).map(|i| (100, i)).collect();
+        want_a.push((60, 10));
+        assert_eq!(received(&a, 11), want_a);
+        assert_eq!(
+            received(&b, 10),
+            (0..10).map(|i| (100, 100 + i)).collect::<Vec<_>>()
+        );
+        assert_eq!(
+            received(&c, 10),
+            (0..10).map(|i| (50, 200 + i)).collect::<Vec<_>>()
+        );
+        let counters = stats.snapshot();
+        assert_eq!(counters.tx_bytes, 2060 + 500);
+        // With GSO: one call for the 100-byte runs (a and b), one for c's; without it,
+        // one call for all 31 datagrams. Never a call per peer or per datagram.
+        assert!(counters.udp_send_calls <= 2, "{counters:?}");
+        assert!(batch.is_empty());
     }
 }

@@ -5,11 +5,13 @@
 //! datagram per call when the kernel refuses them; we log what it found once per socket so
 //! an operator can see which path is in use.
 
+use nix::sys::socket::{ControlMessage, MsgFlags, MultiHeaders, SockaddrStorage, sendmmsg};
 use quinn_udp::{RecvMeta, Transmit, UdpSockRef, UdpSocketState};
 use socket2::{Domain, Protocol, Socket, Type};
-use std::io::{self, IoSliceMut};
+use std::io::{self, IoSlice, IoSliceMut};
 use std::net::{Ipv6Addr, SocketAddr, SocketAddrV6, UdpSocket};
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, AsRawFd};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 /// Socket buffer size we ask for (tunable). A gateway absorbs bursts from many peers at
@@ -26,6 +28,17 @@ pub struct Udp {
     state: UdpSocketState,
     /// The socket is IPv6 dual-stack: IPv4 destinations must be given v4-mapped.
     dual_stack: bool,
+    /// Set when the kernel refused a segmented `sendmmsg` (a device without checksum
+    /// offload answers EIO); from then on every datagram goes alone.
+    gso_refused: AtomicBool,
+}
+
+/// One message of a [`Udp::send_messages`] call: datagrams for one destination, laid end
+/// to end across `iov`.
+#[derive(Debug)]
+pub struct Outgoing<'a> {
+    pub to: SocketAddr,
+    pub iov: &'a [IoSlice<'a>],
 }
 
 impl Udp {
@@ -97,6 +110,7 @@ impl Udp {
             socket,
             state,
             dual_stack,
+            gso_refused: AtomicBool::new(false),
         })
     }
 
@@ -151,6 +165,9 @@ impl Udp {
 
     /// Most datagrams one GSO send may carry.
     pub fn max_segments(&self) -> usize {
+        if self.gso_refused.load(Ordering::Relaxed) {
+            return 1;
+        }
         self.state.max_gso_segments()
     }
 
@@ -170,14 +187,8 @@ impl Udp {
     /// (the last may be shorter) in one GSO call. Waits up to [`SEND_WAIT`] when the
     /// socket buffer is full.
     pub fn send(&self, to: SocketAddr, contents: &[u8], segment: Option<usize>) -> io::Result<()> {
-        let destination = match (to, self.dual_stack) {
-            (SocketAddr::V4(v4), true) => {
-                SocketAddrV6::new(v4.ip().to_ipv6_mapped(), v4.port(), 0, 0).into()
-            }
-            _ => to,
-        };
         let transmit = Transmit {
-            destination,
+            destination: self.destination(to),
             ecn: None,
             contents,
             segment_size: segment,
@@ -196,6 +207,71 @@ impl Udp {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 other => return other,
             }
+        }
+    }
+
+    /// Sends several messages, each to its own destination, in one `sendmmsg`. With
+    /// `segment`, every message is cut into datagrams of that size (the last may be
+    /// shorter) by the kernel (GSO). Returns how many messages, from the first, were
+    /// sent; waits up to [`SEND_WAIT`] when the socket buffer is full. An error is about
+    /// the first message.
+    pub fn send_messages(
+        &self,
+        messages: &[Outgoing<'_>],
+        segment: Option<u16>,
+    ) -> io::Result<usize> {
+        let addresses: Vec<Option<SockaddrStorage>> = messages
+            .iter()
+            .map(|m| Some(SockaddrStorage::from(self.destination(m.to))))
+            .collect();
+        let gso;
+        let (cmsgs, space) = match segment {
+            Some(size) => {
+                gso = size;
+                (
+                    vec![ControlMessage::UdpGsoSegments(&gso)],
+                    Some(nix::cmsg_space!(u16)),
+                )
+            }
+            None => (Vec::new(), None),
+        };
+        let mut headers = MultiHeaders::<SockaddrStorage>::preallocate(messages.len(), space);
+        loop {
+            let iovs = messages.iter().map(|m| &m.iov);
+            match sendmmsg(
+                self.socket.as_raw_fd(),
+                &mut headers,
+                iovs,
+                &addresses,
+                &cmsgs,
+                MsgFlags::empty(),
+            ) {
+                Ok(sent) => return Ok(sent.count()),
+                Err(nix::errno::Errno::EAGAIN) => {
+                    if !self.wait_writable()? {
+                        return Err(io::ErrorKind::WouldBlock.into());
+                    }
+                }
+                Err(nix::errno::Errno::EINTR) => {}
+                Err(nix::errno::Errno::EIO) if segment.is_some() => {
+                    self.gso_refused.store(true, Ordering::Relaxed);
+                    tracing::info!(
+                        "the kernel refused a segmented send; sending datagrams one by one"
+                    );
+                    return Err(io::Error::from(nix::errno::Errno::EIO));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// `to` as this socket takes it: v4-mapped on a dual-stack socket.
+    fn destination(&self, to: SocketAddr) -> SocketAddr {
+        match (to, self.dual_stack) {
+            (SocketAddr::V4(v4), true) => {
+                SocketAddrV6::new(v4.ip().to_ipv6_mapped(), v4.port(), 0, 0).into()
+            }
+            _ => to,
         }
     }
 
