@@ -1,13 +1,18 @@
 //! `wiregate-bench`: benchmarks of wiregate. `provision` measures the control plane: a real
 //! `wiregate serve`, driven over its REST API, in a network namespace of its own.
+//! `tunnel` measures throughput and latency through a tunnel, wiregate side by side with
+//! other implementations. `capacity` measures the gateway under a load generator that
+//! speaks WireGuard as thousands of peers.
 #![forbid(unsafe_code)]
 
+mod capacity;
 mod client;
 mod gateway;
 mod keys;
 mod netns;
 mod provision;
 mod report;
+mod tunnel;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -38,6 +43,12 @@ enum Command {
         #[arg(long)]
         json: Option<PathBuf>,
     },
+    /// Throughput and latency through a tunnel between two network namespaces (iperf3 TCP
+    /// and UDP, ping), for wiregate and the other implementations on the same topology.
+    Tunnel(tunnel::Args),
+    /// The gateway under load: handshakes, decrypt and encrypt capacity, memory and
+    /// per-packet cost with many peers, from a load generator speaking WireGuard.
+    Capacity(capacity::Args),
 }
 
 fn main() -> ExitCode {
@@ -53,6 +64,8 @@ fn main() -> ExitCode {
             wiregate,
             json,
         }),
+        Command::Tunnel(args) => tunnel::run(&args),
+        Command::Capacity(args) => capacity::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

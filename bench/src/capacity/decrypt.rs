@@ -1,0 +1,129 @@
+//! The decrypt phase: --active peers with fresh sessions send a pool of encrypted
+//! full-size packets as fast as the generator can. What counts is what the gateway wrote
+//! into its TUN (the TUN's RX counters, the kernel's view), over the time from the first
+//! send until the gateway wrote its last packet; and its CPU over that time. Decrypt
+//! capacity is given as a share of what ChaCha20-Poly1305 alone allows on the cores the
+//! gateway used.
+
+use super::datapool::{self, DATA_LEN, INNER_LEN, PAYLOAD_LEN};
+use super::initiator;
+use super::measure::{self, Delta, Snapshot};
+use super::pace::Pace;
+use super::{Context, procfs, progress};
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Clone)]
+pub struct Results {
+    pub configured: usize,
+    pub active: usize,
+    /// Encrypted packets made ahead, and how long that took.
+    pub pool: usize,
+    pub build_seconds: f64,
+    pub sent: usize,
+    pub send_seconds: f64,
+    /// Whether the generator's sends were GSO.
+    pub gso: bool,
+    /// The generator's window (packets in flight), or None when it flooded.
+    pub window: Option<usize>,
+    pub write_offs: u64,
+    /// Inner packets the gateway wrote to its TUN.
+    pub delivered: u64,
+    /// Writes to the TUN (a GSO super-packet is one).
+    pub tun_writes: u64,
+    pub gateway: Delta,
+    /// Times the kernel dropped at the gateway's full sockets: per socket buffer, so a
+    /// GSO batch of up to 44 datagrams counts once.
+    pub rcvbuf_errors: u64,
+    /// What wiregate counted itself: data packets decrypted (a cross-check of `delivered`).
+    pub gateway_decrypted: u64,
+}
+
+impl Results {
+    pub fn packets_per_second(&self) -> f64 {
+        self.delivered as f64 / self.gateway.wall
+    }
+
+    /// Inner (plaintext) bits per second written to the TUN.
+    pub fn gbit_per_second(&self) -> f64 {
+        self.packets_per_second() * INNER_LEN as f64 * 8.0 / 1e9
+    }
+
+    pub fn bytes_per_second(&self) -> f64 {
+        self.packets_per_second() * INNER_LEN as f64
+    }
+}
+
+pub fn run(ctx: &mut Context) -> Result<Results, String> {
+    let (configured, active) = (ctx.args.peers, ctx.active());
+    let (gateway, _) = ctx.start_gateway(configured)?;
+    progress(&format!("decrypt: sessions for {active} peers"));
+    let peers: Vec<usize> = (0..active).collect();
+    let (mut sessions, outcome) =
+        initiator::establish(&mut ctx.udp, &ctx.fleet, &peers, Duration::from_secs(60))?;
+    if sessions.len() != active {
+        return Err(gateway.fail(&format!(
+            "decrypt: {} of {active} peers got a session ({} retries)",
+            sessions.len(),
+            outcome.retries
+        )));
+    }
+    let per_peer = (ctx.args.pool / active).max(1);
+    progress(&format!(
+        "decrypt: encrypting {} packets ({:.1} GiB)",
+        per_peer * active,
+        (per_peer * active * DATA_LEN) as f64 / (1u64 << 30) as f64
+    ));
+    let build = Instant::now();
+    let data = datapool::build(&ctx.udp, &mut sessions, per_peer)?;
+    let build_seconds = build.elapsed().as_secs_f64();
+    progress(&format!(
+        "decrypt: sending for at most {} s",
+        ctx.args.duration
+    ));
+    let deadline = Duration::from_secs_f64(ctx.args.duration);
+    let before = Snapshot::take(&gateway)?;
+    let pace = if ctx.args.flood {
+        Pace::Flood
+    } else {
+        // Done: inner packets the gateway has written to its TUN since `before`.
+        let (pid, iface, base) = (gateway.pid(), gateway.iface.clone(), gateway.tun()?);
+        Pace::Window {
+            packets: ctx.args.data_window,
+            done: Box::new(move || {
+                procfs::link(pid, &iface).map_or(0, |l| {
+                    let l = l.since(base);
+                    l.rx_bytes.saturating_sub(28 * l.rx_packets) / PAYLOAD_LEN as u64
+                })
+            }),
+        }
+    };
+    let sent = datapool::send(&mut ctx.udp, &data, pace, deadline)?;
+    let after = measure::settle(&gateway)?;
+    let delta = Delta::between(&before, &after);
+    let delivered = measure::inner_packets(delta.tun.rx_bytes, delta.tun.rx_packets)
+        .map_err(|e| gateway.fail(&format!("decrypt: {e}")))?;
+    if delivered == 0 || delivered > sent.packets as u64 {
+        return Err(gateway.fail(&format!(
+            "decrypt: the gateway wrote {delivered} packets to its TUN for {} sent",
+            sent.packets
+        )));
+    }
+    let results = Results {
+        configured,
+        active,
+        pool: data.packets,
+        build_seconds,
+        sent: sent.packets,
+        send_seconds: sent.wall.as_secs_f64(),
+        gso: ctx.udp.gso(),
+        window: (!ctx.args.flood).then_some(ctx.args.data_window),
+        write_offs: sent.write_offs,
+        delivered,
+        tun_writes: delta.tun.rx_packets,
+        rcvbuf_errors: delta.udp("RcvbufErrors"),
+        gateway_decrypted: delta.counter("rx_data_packets"),
+        gateway: delta,
+    };
+    gateway.stop()?;
+    Ok(results)
+}
