@@ -79,6 +79,12 @@ pub struct Args {
     /// machine's CPU on packets the gateway would drop at its sockets.
     #[arg(long, default_value_t = 4096)]
     data_window: usize,
+    /// Packets each peer sends back to back in the decrypt phase, one measurement per
+    /// value: 1 interleaves all peers packet by packet (every packet touches another
+    /// peer's state, and no two can be coalesced on the TUN), larger values are flows
+    /// sending in bursts, as TCP does.
+    #[arg(long, value_delimiter = ',', default_value = "1,32")]
+    bursts: Vec<usize>,
     /// The same for the encrypt phase's sender (sent, not yet received by the generator):
     /// below what the TUN's rings hold (wiregate asks for 1000 per queue, a queue per shard),
     /// which drop what does not fit.
@@ -221,7 +227,7 @@ pub fn run(args: &Args) -> Result<(), String> {
         match phase {
             Phase::Calibrate => {}
             Phase::Handshake => report.handshake = Some(handshake::run(&mut ctx)?),
-            Phase::Decrypt => report.decrypt = Some(decrypt::run(&mut ctx)?),
+            Phase::Decrypt => report.decrypt = decrypt::run(&mut ctx)?,
             Phase::Encrypt => report.encrypt = Some(encrypt::run(&mut ctx)?),
             Phase::Scale => report.scale = Some(scale::run(&mut ctx)?),
         }

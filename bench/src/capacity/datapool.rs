@@ -35,9 +35,15 @@ pub struct DataPool {
     pub packets: usize,
 }
 
-/// Encrypts `per_peer` packets for each session. Sessions are grouped by socket and each
-/// group is one parallel task, so each `Tunn` stays with one thread.
-pub fn build(udp: &Pool, sessions: &mut [Session], per_peer: usize) -> Result<DataPool, String> {
+/// Encrypts `per_peer` packets for each session, `burst` of a peer's back to back before
+/// the next peer's. Sessions are grouped by socket and each group is one parallel task,
+/// so each `Tunn` stays with one thread.
+pub fn build(
+    udp: &Pool,
+    sessions: &mut [Session],
+    per_peer: usize,
+    burst: usize,
+) -> Result<DataPool, String> {
     let mut groups: Vec<Vec<&mut Session>> = (0..udp.len()).map(|_| Vec::new()).collect();
     for s in sessions.iter_mut() {
         groups[udp.of_peer(s.peer)].push(s);
@@ -48,14 +54,16 @@ pub fn build(udp: &Pool, sessions: &mut [Session], per_peer: usize) -> Result<Da
             let mut out = vec![0u8; group.len() * per_peer * DATA_LEN];
             let mut chunks = out.chunks_exact_mut(DATA_LEN);
             let mut inner = [0u8; INNER_LEN];
-            for j in 0..per_peer {
+            for turn in (0..per_peer).step_by(burst) {
                 for s in group.iter_mut() {
-                    write_inner(&mut inner, Ipv4Addr::from(peer_ip(s.peer)), j as u16);
-                    let slot = chunks.next().expect("sized for every packet");
-                    match s.tunn.encapsulate(&inner, slot) {
-                        TunnResult::WriteToNetwork(p) if p.len() == DATA_LEN => {}
-                        other => {
-                            return Err(format!("peer {}: encapsulate gave {other:?}", s.peer));
+                    for j in turn..per_peer.min(turn + burst) {
+                        write_inner(&mut inner, Ipv4Addr::from(peer_ip(s.peer)), j as u16);
+                        let slot = chunks.next().expect("sized for every packet");
+                        match s.tunn.encapsulate(&inner, slot) {
+                            TunnResult::WriteToNetwork(p) if p.len() == DATA_LEN => {}
+                            other => {
+                                return Err(format!("peer {}: encapsulate gave {other:?}", s.peer));
+                            }
                         }
                     }
                 }

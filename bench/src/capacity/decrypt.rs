@@ -14,6 +14,8 @@ use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone)]
 pub struct Results {
+    /// Packets a peer sent back to back.
+    pub burst: usize,
     pub configured: usize,
     pub active: usize,
     /// Encrypted packets made ahead, and how long that took.
@@ -53,7 +55,16 @@ impl Results {
     }
 }
 
-pub fn run(ctx: &mut Context) -> Result<Results, String> {
+/// One measurement per `--bursts` value, each with a gateway of its own.
+pub fn run(ctx: &mut Context) -> Result<Vec<Results>, String> {
+    let bursts = ctx.args.bursts.clone();
+    bursts
+        .into_iter()
+        .map(|burst| run_one(ctx, burst.max(1)))
+        .collect()
+}
+
+fn run_one(ctx: &mut Context, burst: usize) -> Result<Results, String> {
     let (configured, active) = (ctx.args.peers, ctx.active());
     let (gateway, _) = ctx.start_gateway(configured)?;
     progress(&format!("decrypt: sessions for {active} peers"));
@@ -74,7 +85,7 @@ pub fn run(ctx: &mut Context) -> Result<Results, String> {
         (per_peer * active * DATA_LEN) as f64 / (1u64 << 30) as f64
     ));
     let build = Instant::now();
-    let data = datapool::build(&ctx.udp, &mut sessions, per_peer)?;
+    let data = datapool::build(&ctx.udp, &mut sessions, per_peer, burst)?;
     let build_seconds = build.elapsed().as_secs_f64();
     progress(&format!(
         "decrypt: sending for at most {} s",
@@ -109,6 +120,7 @@ pub fn run(ctx: &mut Context) -> Result<Results, String> {
         )));
     }
     let results = Results {
+        burst,
         configured,
         active,
         pool: data.packets,

@@ -54,7 +54,8 @@ impl Report<'_> {
                 },
             })
         });
-        let decrypt = self.decrypt.as_ref().map(|d| json!({
+        let decrypt: Vec<Value> = self.decrypt.iter().map(|d| json!({
+            "burst": d.burst,
             "configured": d.configured, "active": d.active, "pool": d.pool,
             "build_seconds": d.build_seconds, "sent": d.sent, "send_seconds": d.send_seconds,
             "gso": d.gso, "window": d.window, "window_write_offs": d.write_offs,
@@ -64,7 +65,7 @@ impl Report<'_> {
             "gateway_rcvbuf_errors": d.rcvbuf_errors,
             "gateway_counted_decrypted": d.gateway_decrypted,
             "gateway": delta(&d.gateway),
-        }));
+        })).collect();
         let encrypt = self.encrypt.as_ref().map(|e| json!({
             "configured": e.configured, "active": e.active, "sent": e.sent,
             "send_refused": e.send_refused, "window": e.window, "window_write_offs": e.write_offs, "tun_read": e.tun_read, "tun_tx_dropped": e.tun_dropped,

@@ -15,7 +15,8 @@ pub struct Report<'a> {
     pub(super) calibration: Calibration,
     pub(super) loadavg_before: String,
     pub handshake: Option<handshake::Results>,
-    pub decrypt: Option<decrypt::Results>,
+    /// One per `--bursts` value.
+    pub decrypt: Vec<decrypt::Results>,
     pub encrypt: Option<encrypt::Results>,
     pub scale: Option<scale::Results>,
     pub wall: Duration,
@@ -93,7 +94,7 @@ impl<'a> Report<'a> {
             calibration,
             loadavg_before: loadavg(),
             handshake: None,
-            decrypt: None,
+            decrypt: Vec::new(),
             encrypt: None,
             scale: None,
             wall: Duration::ZERO,
@@ -186,7 +187,7 @@ impl<'a> Report<'a> {
                 drops_text(&h.burst_gateway)
             );
         }
-        if let Some(d) = &self.decrypt {
+        if let Some(d) = self.decrypt.first() {
             println!(
                 "decrypt ({} configured, {} sending; {} packets of 1420 B made in {:.1} s; {}):",
                 d.configured,
@@ -195,9 +196,31 @@ impl<'a> Report<'a> {
                 d.build_seconds,
                 sender(d.window, d.write_offs)
             );
-            let cores = d.gateway.cores();
+            let rows: Vec<Vec<String>> = self
+                .decrypt
+                .iter()
+                .map(|d| {
+                    let cores = d.gateway.cores();
+                    vec![
+                        d.burst.to_string(),
+                        format!("{}{}", d.sent, if d.gso { " (GSO)" } else { "" }),
+                        f(d.send_seconds, 2),
+                        d.delivered.to_string(),
+                        d.tun_writes.to_string(),
+                        f(d.gateway.wall, 2),
+                        f(d.packets_per_second(), 0),
+                        f(d.gbit_per_second(), 2),
+                        f(cores, 2),
+                        f(
+                            Self::aead_share(d.bytes_per_second(), c.open_bytes_per_second, cores),
+                            1,
+                        ),
+                    ]
+                })
+                .collect();
             table(
                 &[
+                    "burst",
                     "sent",
                     "send s",
                     "to TUN",
@@ -208,31 +231,21 @@ impl<'a> Report<'a> {
                     "gw cores",
                     "% of open limit",
                 ],
-                &[vec![
-                    format!("{}{}", d.sent, if d.gso { " (GSO)" } else { "" }),
-                    f(d.send_seconds, 2),
-                    d.delivered.to_string(),
-                    d.tun_writes.to_string(),
-                    f(d.gateway.wall, 2),
-                    f(d.packets_per_second(), 0),
-                    f(d.gbit_per_second(), 2),
-                    f(cores, 2),
-                    f(
-                        Self::aead_share(d.bytes_per_second(), c.open_bytes_per_second, cores),
-                        1,
-                    ),
-                ]],
+                &rows,
             );
-            println!(
-                "  not written to the TUN: {} of {}; the gateway's sockets overflowed {} times \
-                 (RcvbufErrors, a GSO batch of up to 44 counts once); wiregate counted {} \
-                 decrypted; wiregate drops: {}",
-                d.sent as u64 - d.delivered,
-                d.sent,
-                d.rcvbuf_errors,
-                d.gateway_decrypted,
-                drops_text(&d.gateway)
-            );
+            for d in &self.decrypt {
+                println!(
+                    "  burst {}: not written to the TUN: {} of {}; the gateway's sockets \
+                     overflowed {} times (RcvbufErrors, a GSO batch of up to 44 counts once); \
+                     wiregate counted {} decrypted; wiregate drops: {}",
+                    d.burst,
+                    d.sent as u64 - d.delivered,
+                    d.sent,
+                    d.rcvbuf_errors,
+                    d.gateway_decrypted,
+                    drops_text(&d.gateway)
+                );
+            }
         }
         if let Some(e) = &self.encrypt {
             println!(
@@ -406,10 +419,10 @@ impl<'a> Report<'a> {
         }
         let c = &self.calibration;
         let mut groups = Vec::new();
-        if let Some(d) = &self.decrypt {
+        for d in &self.decrypt {
             let limit = c.open_bytes_per_second * d.gateway.cores() * 8e-9;
             groups.push((
-                "decrypt".to_owned(),
+                format!("decrypt, bursts of {}", d.burst),
                 vec![
                     ("gateway", d.gbit_per_second()),
                     ("ChaCha limit of its cores", limit),

@@ -157,7 +157,7 @@ fn cost(
     let seconds = ctx.args.cost_seconds;
     let rate = ctx.args.cost_rate;
     let per_peer = ((rate * seconds) as usize / COST_PEERS).max(1);
-    let data = datapool::build(&ctx.udp, &mut sessions, per_peer)?;
+    let data = datapool::build(&ctx.udp, &mut sessions, per_peer, 1)?;
 
     let before = Snapshot::take(gateway)?;
     std::thread::sleep(Duration::from_secs_f64(seconds));
