@@ -175,6 +175,7 @@ impl Device {
                 routing: routing.clone(),
                 identity: None,
                 peers: Vec::new(),
+                timed: Default::default(),
                 stats: stats[id].clone(),
                 out: crate::send::SendBatch::new(),
                 tun_out: crate::tun::TunWriteBatch::default(),

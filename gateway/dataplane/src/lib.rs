@@ -20,6 +20,7 @@ mod receive;
 mod routing;
 mod send;
 mod shard;
+mod slotset;
 pub mod stats;
 mod steering;
 mod timers;

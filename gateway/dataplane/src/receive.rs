@@ -179,6 +179,7 @@ impl Shard {
         let routing = self.routing.load();
         let Shard {
             peers,
+            timed,
             identity,
             scratch,
             out,
@@ -195,6 +196,7 @@ impl Shard {
         // for a peer without one names a session that does not exist.
         if kind == Some(MESSAGE_HANDSHAKE_INITIATION) {
             peer.tunn(identity.as_deref());
+            timed.insert(slot as usize);
         }
         let Peer {
             tunn,

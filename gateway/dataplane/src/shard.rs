@@ -11,6 +11,7 @@ use crate::index::PeerRef;
 use crate::peer::{Identity, Peer, PeerSpec};
 use crate::routing::Routing;
 use crate::send::SendBatch;
+use crate::slotset::SlotSet;
 use crate::stats::{ShardStats, bump};
 use crate::tun::{TunQueue, TunWriteBatch, WRITE_BATCH};
 use crate::udp::Udp;
@@ -95,6 +96,9 @@ pub(crate) struct Shard {
     pub routing: Arc<ArcSwap<Routing>>,
     pub identity: Option<Arc<Identity>>,
     pub peers: Vec<Option<Peer>>,
+    /// Slots whose peer may have Noise state: the only ones the timer pass visits. A slot
+    /// is added wherever a `Tunn` may come to life and dropped by the pass once it has none.
+    pub timed: SlotSet,
     pub stats: Arc<ShardStats>,
     pub out: SendBatch,
     /// Initiations waiting to be opened.
@@ -212,6 +216,7 @@ impl Shard {
                     bump(&self.stats.peers, 1);
                 }
                 self.peers[slot] = Some(Peer::new(*spec, self.identity.as_deref()));
+                self.timed.insert(slot);
             }
             Command::SetEndpoint { slot, endpoint } => {
                 if let Some(peer) = self.peer_mut(slot) {
@@ -229,8 +234,11 @@ impl Shard {
             }
             Command::SetIdentity(identity) => {
                 self.identity = identity;
-                for peer in self.peers.iter_mut().flatten() {
-                    peer.reidentify(self.identity.as_deref());
+                for (slot, peer) in self.peers.iter_mut().enumerate() {
+                    if let Some(peer) = peer {
+                        peer.reidentify(self.identity.as_deref());
+                        self.timed.insert(slot);
+                    }
                 }
             }
             Command::SetSocket(udp) => {

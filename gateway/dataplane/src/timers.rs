@@ -12,15 +12,19 @@ impl Shard {
     pub(crate) fn run_timers(&mut self) {
         let Shard {
             peers,
+            timed,
             scratch,
             out,
             udp,
             stats,
             ..
         } = self;
-        for peer in peers.iter_mut().flatten() {
+        timed.retain(|slot| {
+            let Some(peer) = peers.get_mut(slot).and_then(Option::as_mut) else {
+                return false;
+            };
             let Some(tunn) = peer.tunn.as_mut() else {
-                continue;
+                return false;
             };
             if let TunnResult::WriteToNetwork(datagram) = tunn.update_timers(scratch) {
                 match peer.endpoint {
@@ -31,7 +35,8 @@ impl Shard {
                     None => bump(&stats.drop_no_endpoint, 1),
                 }
             }
-        }
+            true
+        });
         // The MAC checker counts what it checks; it resets once a second by its own
         // clock, so every shard calling it is harmless.
         if let Some(identity) = self.routing.load().identity.as_ref() {

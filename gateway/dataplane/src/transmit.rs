@@ -62,6 +62,7 @@ impl Shard {
     pub(crate) fn encrypt(&mut self, slot: u32, packet: &[u8]) {
         let Shard {
             peers,
+            timed,
             identity,
             out,
             udp,
@@ -77,6 +78,7 @@ impl Shard {
         let Some(tunn) = peer.tunn(identity.as_deref()) else {
             return bump(&stats.drop_no_endpoint, 1);
         };
+        timed.insert(slot as usize);
         let padded = packet.len().next_multiple_of(MESSAGE_PADDING_MULTIPLE);
         let room = (padded + DATA_OVERHEAD).max(HANDSHAKE_INITIATION_LEN);
         let dst = out.reserve(room, udp, stats);
