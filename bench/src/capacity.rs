@@ -96,10 +96,16 @@ pub struct Args {
     /// Generator UDP sockets (source ports) the peers share.
     #[arg(long, default_value_t = 64)]
     sockets: usize,
-    /// Offered rate (packets/s) of the per-packet cost measurement, below saturation.
-    #[arg(long, default_value_t = 50_000.0)]
-    cost_rate: f64,
-    /// Seconds of each per-packet cost measurement (and of its idle baseline).
+    /// Packets the 10 peers of the per-packet cost measurement send, as fast as the
+    /// gateway takes them (the decrypt phase's window): per-wakeup costs amortize, so the
+    /// figure is the packet's own cost and repeats within a few per cent.
+    #[arg(long, default_value_t = 1_000_000)]
+    cost_packets: usize,
+    /// Offer the cost measurement's packets at this rate (packets/s) instead, below
+    /// saturation. The figure then includes a wakeup every few packets and varies more.
+    #[arg(long)]
+    cost_rate: Option<f64>,
+    /// Seconds of the idle baseline beside each cost measurement.
     #[arg(long, default_value_t = 5.0)]
     cost_seconds: f64,
     /// How long the scale phase may spend handshaking all configured peers.

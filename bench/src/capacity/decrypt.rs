@@ -6,6 +6,7 @@
 //! gateway used.
 
 use super::datapool::{self, DATA_LEN, INNER_LEN, PAYLOAD_LEN};
+use super::dropin::Dropin;
 use super::initiator;
 use super::measure::{self, Delta, Snapshot};
 use super::pace::Pace;
@@ -56,6 +57,21 @@ impl Results {
 }
 
 /// One measurement per `--bursts` value, each with a gateway of its own.
+/// `--data-window` packets in flight: sent, and not yet written by the gateway to its TUN
+/// since now.
+pub fn window(ctx: &Context, gateway: &Dropin) -> Result<Pace<'static>, String> {
+    let (pid, iface, base) = (gateway.pid(), gateway.iface.clone(), gateway.tun()?);
+    Ok(Pace::Window {
+        packets: ctx.args.data_window,
+        done: Box::new(move || {
+            procfs::link(pid, &iface).map_or(0, |l| {
+                let l = l.since(base);
+                l.rx_bytes.saturating_sub(28 * l.rx_packets) / PAYLOAD_LEN as u64
+            })
+        }),
+    })
+}
+
 pub fn run(ctx: &mut Context) -> Result<Vec<Results>, String> {
     let bursts = ctx.args.bursts.clone();
     bursts
@@ -96,17 +112,7 @@ fn run_one(ctx: &mut Context, burst: usize) -> Result<Results, String> {
     let pace = if ctx.args.flood {
         Pace::Flood
     } else {
-        // Done: inner packets the gateway has written to its TUN since `before`.
-        let (pid, iface, base) = (gateway.pid(), gateway.iface.clone(), gateway.tun()?);
-        Pace::Window {
-            packets: ctx.args.data_window,
-            done: Box::new(move || {
-                procfs::link(pid, &iface).map_or(0, |l| {
-                    let l = l.since(base);
-                    l.rx_bytes.saturating_sub(28 * l.rx_packets) / PAYLOAD_LEN as u64
-                })
-            }),
-        }
+        window(ctx, &gateway)?
     };
     let sent = datapool::send(&mut ctx.udp, &data, pace, deadline)?;
     let after = measure::settle(&gateway)?;

@@ -330,7 +330,8 @@ impl<'a> Report<'a> {
                             k.configured,
                             if k.all_active { " active" } else { " idle" }
                         ),
-                        f(k.offered_rate, 0),
+                        k.offered_rate
+                            .map_or_else(|| "saturated".to_owned(), |r| f(r, 0)),
                         format!("{}/{}", k.delivered, k.sent),
                         f(k.ns_per_packet(), 0),
                         f(k.idle_cpu / k.idle_wall, 3),

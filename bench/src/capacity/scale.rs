@@ -4,13 +4,14 @@
 //! with the peers configured and idle, then after a handshake with each (active). The
 //! differences per peer are the figures. The UAPI `set` of the peers is timed too.
 //!
-//! Per-packet cost: the gateway's CPU time per decrypted packet when 10 peers send at a
-//! fixed rate below saturation, with 10 peers configured and with the largest count
-//! configured (idle, then all active). Finding a peer must not get dearer with more peers,
+//! Per-packet cost: the gateway's CPU time per decrypted packet when 10 peers send
+//! `--cost-packets` as fast as the gateway takes them (or at `--cost-rate`), with 10 peers
+//! configured and with the largest count configured (idle, then all active). Finding a peer must not get dearer with more peers,
 //! so the ratio should be near 1. The gateway's CPU while idle over the same time is
 //! measured just before and reported beside it: with all peers active, their timers tick.
 
 use super::datapool;
+use super::decrypt;
 use super::dropin::Dropin;
 use super::initiator;
 use super::measure::{self, Delta, Snapshot};
@@ -51,7 +52,8 @@ pub struct Cost {
     pub configured: usize,
     /// Whether all configured peers had a session (timers running for each).
     pub all_active: bool,
-    pub offered_rate: f64,
+    /// `None`: as fast as the gateway takes them.
+    pub offered_rate: Option<f64>,
     pub sent: usize,
     pub delivered: u64,
     pub gateway: Delta,
@@ -155,8 +157,7 @@ fn cost(
         return Err(gateway.fail("scale: the sending peers got no sessions"));
     }
     let seconds = ctx.args.cost_seconds;
-    let rate = ctx.args.cost_rate;
-    let per_peer = ((rate * seconds) as usize / COST_PEERS).max(1);
+    let per_peer = (ctx.args.cost_packets / COST_PEERS).max(1);
     let data = datapool::build(&ctx.udp, &mut sessions, per_peer, 1)?;
 
     let before = Snapshot::take(gateway)?;
@@ -164,8 +165,14 @@ fn cost(
     let idle = Delta::between(&before, &Snapshot::take(gateway)?);
 
     let before = Snapshot::take(gateway)?;
-    let deadline = Duration::from_secs_f64(seconds * 3.0);
-    let sent = datapool::send(&mut ctx.udp, &data, Pace::Rate(rate), deadline)?;
+    let (pace, deadline) = match ctx.args.cost_rate {
+        Some(rate) => (
+            Pace::Rate(rate),
+            Duration::from_secs_f64(3.0 * per_peer as f64 * COST_PEERS as f64 / rate),
+        ),
+        None => (decrypt::window(ctx, gateway)?, Duration::from_secs(60)),
+    };
+    let sent = datapool::send(&mut ctx.udp, &data, pace, deadline)?;
     let after = measure::settle(gateway)?;
     let delta = Delta::between(&before, &after);
     let delivered = measure::inner_packets(delta.tun.rx_bytes, delta.tun.rx_packets)
@@ -176,7 +183,8 @@ fn cost(
             sent.packets
         )));
     }
-    if (delivered as f64) < 0.95 * sent.packets as f64 {
+    let rate = ctx.args.cost_rate.unwrap_or(f64::INFINITY);
+    if rate.is_finite() && (delivered as f64) < 0.95 * sent.packets as f64 {
         progress(&format!(
             "scale: warning: only {delivered} of {} packets got through at {rate} packets/s: \
              the offered rate is not below saturation here",
@@ -186,7 +194,7 @@ fn cost(
     Ok(Cost {
         configured,
         all_active,
-        offered_rate: rate,
+        offered_rate: ctx.args.cost_rate,
         sent: sent.packets,
         delivered,
         gateway: delta,

@@ -107,13 +107,9 @@ impl TunQueue {
     /// `rx.packets()`. `WouldBlock` when the queue is empty; an error without an OS code
     /// is a malformed super-packet from the kernel, and the queue is still usable.
     pub fn read(&self, rx: &mut TunReadBuffers) -> io::Result<usize> {
-        let mut segments: [&mut [u8]; READ_SEGMENTS] = {
-            let mut chunks = rx.segments.chunks_exact_mut(SEGMENT_BYTES);
-            std::array::from_fn(|_| chunks.next().unwrap_or_default())
-        };
         let n = self
             .dev
-            .recv_multiple(&mut rx.raw, &mut segments, &mut rx.sizes, 0)?;
+            .recv_multiple(&mut rx.raw, &mut rx.segments, &mut rx.sizes, 0)?;
         rx.count = n;
         Ok(n)
     }
@@ -139,12 +135,14 @@ impl TunQueue {
 }
 
 /// A shard's TUN read buffers: the raw read (virtio header and up to 64 KiB) and the
-/// segments it is split into. The segment space is one lazily mapped allocation, so
-/// only the pages packets touch become resident.
+/// segments it is split into. Segment buffers are zeroed allocations, mapped lazily, so
+/// only the pages packets touch become resident; they are kept as separate buffers
+/// because tun-rs takes them as a slice of buffers, which a read then needs no
+/// per-call array of slices for (that array cost more than the read of a small packet).
 #[derive(Debug)]
 pub struct TunReadBuffers {
     raw: Vec<u8>,
-    segments: Vec<u8>,
+    segments: Vec<Vec<u8>>,
     sizes: [usize; READ_SEGMENTS],
     count: usize,
 }
@@ -153,7 +151,7 @@ impl TunReadBuffers {
     pub fn new() -> Self {
         Self {
             raw: vec![0; VIRTIO_NET_HDR_LEN + u16::MAX as usize],
-            segments: vec![0; READ_SEGMENTS * SEGMENT_BYTES],
+            segments: (0..READ_SEGMENTS).map(|_| vec![0; SEGMENT_BYTES]).collect(),
             sizes: [0; READ_SEGMENTS],
             count: 0,
         }
@@ -163,7 +161,7 @@ impl TunReadBuffers {
     pub fn packets(&self) -> impl Iterator<Item = &[u8]> {
         self.sizes[..self.count]
             .iter()
-            .zip(self.segments.chunks_exact(SEGMENT_BYTES))
+            .zip(&self.segments)
             .map(|(&n, segment)| &segment[..n])
     }
 }
