@@ -11,7 +11,6 @@ mod serve;
 mod signals;
 
 use clap::{Parser, Subcommand};
-use mimalloc::MiMalloc;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -103,10 +102,6 @@ pub fn shards(requested: Option<usize>) -> Result<usize, String> {
             .min(MAX_SHARDS)),
     }
 }
-
-/// See the note on `mimalloc` in Cargo.toml.
-#[global_allocator]
-static ALLOCATOR: MiMalloc = MiMalloc;
 
 fn main() -> ExitCode {
     init_logging();
