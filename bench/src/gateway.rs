@@ -3,8 +3,7 @@
 //! for its CPU time and peak memory, and stopped with SIGTERM as an operator would.
 
 use crate::client::Client;
-use nix::sys::signal::{Signal, kill};
-use nix::unistd::{Pid, SysconfVar, sysconf};
+use crate::host::{self, Cpu};
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
@@ -14,6 +13,8 @@ use std::time::{Duration, Instant};
 /// The API's address: fixed, since the namespace is ours alone.
 const LISTEN: &str = "127.0.0.1:8080";
 const TOKEN: &str = "wiregate-bench-admin-token";
+/// How long the gateway has between SIGTERM and SIGKILL.
+const STOP_GRACE: Duration = Duration::from_secs(10);
 /// How long the API may take to come up.
 const STARTUP: Duration = Duration::from_secs(15);
 
@@ -21,22 +22,6 @@ const STARTUP: Duration = Duration::from_secs(15);
 pub struct Gateway {
     child: Child,
     dir: tempfile::TempDir,
-}
-
-/// CPU time a process has used so far, in seconds.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Cpu {
-    pub user: f64,
-    pub system: f64,
-}
-
-impl Cpu {
-    pub fn since(self, earlier: Cpu) -> Cpu {
-        Cpu {
-            user: self.user - earlier.user,
-            system: self.system - earlier.system,
-        }
-    }
 }
 
 impl Gateway {
@@ -98,31 +83,8 @@ impl Gateway {
         std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))
     }
 
-    /// utime and stime of /proc/PID/stat (fields 14 and 15), which count the whole
-    /// process, every thread included.
     pub fn cpu(&self) -> Result<Cpu, String> {
-        let stat = self.proc_file("stat")?;
-        // The command name (field 2) may hold spaces; the fields after it do not.
-        let fields: Vec<&str> = stat
-            .rsplit_once(')')
-            .map(|(_, rest)| rest.split_whitespace().collect())
-            .unwrap_or_default();
-        let ticks = |i: usize| -> Result<f64, String> {
-            fields
-                .get(i)
-                .and_then(|f| f.parse::<u64>().ok())
-                .map(|t| t as f64)
-                .ok_or_else(|| format!("unexpected /proc/PID/stat: {stat}"))
-        };
-        let hz = sysconf(SysconfVar::CLK_TCK)
-            .ok()
-            .flatten()
-            .map_or(100.0, |v| v as f64);
-        // Field 14 is index 11 once the pid and the name are cut off.
-        Ok(Cpu {
-            user: ticks(11)? / hz,
-            system: ticks(12)? / hz,
-        })
+        host::cpu(self.child.id())
     }
 
     /// Peak resident set size (VmHWM), in KiB.
@@ -162,21 +124,10 @@ impl Gateway {
     }
 
     fn terminate(&mut self) -> Result<(), String> {
-        if self.child.try_wait().ok().flatten().is_some() {
-            return Ok(());
+        if host::stop(&mut self.child, STOP_GRACE) {
+            return Err("wiregate did not stop within 10 s of SIGTERM; killed".into());
         }
-        let pid = Pid::from_raw(self.child.id() as i32);
-        kill(pid, Signal::SIGTERM).map_err(|e| format!("SIGTERM to wiregate: {e}"))?;
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if self.child.try_wait().ok().flatten().is_some() {
-                return Ok(());
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        Err("wiregate did not stop within 10 s of SIGTERM; killed".into())
+        Ok(())
     }
 }
 

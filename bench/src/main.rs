@@ -5,9 +5,11 @@
 //! speaks WireGuard as thousands of peers.
 #![forbid(unsafe_code)]
 
+mod axis;
 mod capacity;
 mod client;
 mod gateway;
+mod host;
 mod keys;
 mod netns;
 mod provision;

@@ -1,7 +1,7 @@
 //! The figures: per phase the wall time, the rate, request latencies and the gateway's CPU
 //! time over the phase; printed as a table and, on request, written as JSON.
 
-use crate::gateway::Cpu;
+use crate::host::Cpu;
 use serde_json::{Value, json};
 use std::path::Path;
 use std::time::Duration;
@@ -83,14 +83,7 @@ fn centi(seconds: f64) -> f64 {
 
 /// The machine, for the record: cores, CPU model, kernel.
 fn machine() -> Value {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|t| {
-            t.lines()
-                .find_map(|l| l.strip_prefix("model name"))
-                .map(|v| v.trim_start_matches([' ', '\t', ':']).to_owned())
-        })
-        .unwrap_or_default();
+    let cpu = crate::host::cpu_model().unwrap_or_default();
     let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
     json!({
         "cores": std::thread::available_parallelism().map_or(0, |n| n.get()),

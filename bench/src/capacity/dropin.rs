@@ -5,8 +5,6 @@
 
 use super::procfs::{self, Link};
 use super::topology::{self, Topology};
-use nix::sys::signal::{Signal, kill};
-use nix::unistd::Pid;
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
@@ -154,7 +152,9 @@ impl Dropin {
     }
 
     pub fn cpu_seconds(&self) -> Result<f64, String> {
-        procfs::cpu_seconds(self.pid()).map_err(|e| self.fail(&e))
+        crate::host::cpu(self.pid())
+            .map(|cpu| cpu.total())
+            .map_err(|e| self.fail(&e))
     }
 
     pub fn rss_kib(&self) -> Result<u64, String> {
@@ -177,22 +177,11 @@ impl Dropin {
     }
 
     fn terminate(&mut self) -> Result<(), String> {
-        let pid = self.child.id() as i32;
-        topology::unregister_pid(pid);
-        if self.child.try_wait().ok().flatten().is_some() {
-            return Ok(());
+        topology::unregister_pid(self.child.id() as i32);
+        if crate::host::stop(&mut self.child, Duration::from_secs(10)) {
+            return Err("wiregate did not stop within 10 s of SIGTERM; killed".into());
         }
-        let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if self.child.try_wait().ok().flatten().is_some() {
-                return Ok(());
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        Err("wiregate did not stop within 10 s of SIGTERM; killed".into())
+        Ok(())
     }
 }
 

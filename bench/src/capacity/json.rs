@@ -134,14 +134,7 @@ impl Report<'_> {
 
 /// The machine, for the record: cores, CPU model, kernel, wiregate's git revision.
 fn machine() -> Value {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|t| {
-            t.lines()
-                .find_map(|l| l.strip_prefix("model name"))
-                .map(|v| v.trim_start_matches([' ', '\t', ':']).to_owned())
-        })
-        .unwrap_or_default();
+    let cpu = crate::host::cpu_model().unwrap_or_default();
     let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
     let rev = std::process::Command::new("git")
         .args(["rev-parse", "HEAD"])

@@ -1,34 +1,9 @@
-//! What /proc tells about a process and its network namespace: CPU time, resident memory,
+//! What /proc tells about a process and its network namespace: resident memory,
 //! interface counters and UDP counters. `/proc/<pid>/net/` shows the namespace of that
 //! process, so the gateway's TUN is read from outside its namespace without `ip netns exec`.
 
-use nix::unistd::{SysconfVar, sysconf};
-
 fn read(path: &str) -> Result<String, String> {
     std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))
-}
-
-/// utime + stime of the whole process (every thread), in seconds.
-pub fn cpu_seconds(pid: u32) -> Result<f64, String> {
-    let stat = read(&format!("/proc/{pid}/stat"))?;
-    // The command name (field 2) may hold spaces; the fields after it do not.
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .map(|(_, rest)| rest.split_whitespace().collect())
-        .unwrap_or_default();
-    let ticks = |i: usize| -> Result<f64, String> {
-        fields
-            .get(i)
-            .and_then(|f| f.parse::<u64>().ok())
-            .map(|t| t as f64)
-            .ok_or_else(|| format!("unexpected /proc/{pid}/stat: {stat}"))
-    };
-    let hz = sysconf(SysconfVar::CLK_TCK)
-        .ok()
-        .flatten()
-        .map_or(100.0, |v| v as f64);
-    // Fields 14 and 15 are indices 11 and 12 once the pid and the name are cut off.
-    Ok((ticks(11)? + ticks(12)?) / hz)
 }
 
 /// Resident memory now (VmRSS), in KiB.

@@ -1,5 +1,6 @@
 //! Grouped bar charts as plain SVG text: a handful of bars needs no plotting crate.
 
+use crate::axis::{nice_ceiling, trim};
 use std::fmt::Write as _;
 
 const WIDTH: f64 = 760.0;
@@ -14,19 +15,6 @@ fn escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
-}
-
-/// A round axis maximum at or above `v`: 1, 2 or 5 times a power of ten.
-fn nice_ceiling(v: f64) -> f64 {
-    if v <= 0.0 || !v.is_finite() {
-        return 1.0;
-    }
-    let power = 10f64.powf(v.log10().floor());
-    [1.0, 2.0, 5.0, 10.0]
-        .iter()
-        .map(|m| m * power)
-        .find(|&c| c >= v)
-        .unwrap_or(10.0 * power)
 }
 
 /// One group of bars per entry (its label, then one (series, value) per bar); series
@@ -114,27 +102,4 @@ pub fn bars(title: &str, y_label: &str, groups: Vec<(String, Vec<(&str, f64)>)>)
     );
     s.push_str("</svg>\n");
     s
-}
-
-/// A value with as many digits as it needs to be read.
-fn trim(v: f64) -> String {
-    match v.abs() {
-        0.0 => "0".into(),
-        a if a >= 100.0 => format!("{v:.0}"),
-        a if a >= 10.0 => format!("{v:.1}"),
-        _ => format!("{v:.2}"),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn axis_tops_are_round() {
-        assert_eq!(nice_ceiling(0.0), 1.0);
-        assert_eq!(nice_ceiling(3.2), 5.0);
-        assert_eq!(nice_ceiling(7.0), 10.0);
-        assert_eq!(nice_ceiling(1200.0), 2000.0);
-    }
 }

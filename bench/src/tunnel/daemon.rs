@@ -5,7 +5,6 @@
 use super::implementation::{Binaries, Implementation};
 use super::process::{Program, command};
 use super::topology::End;
-use nix::unistd::{SysconfVar, sysconf};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -74,26 +73,9 @@ impl Daemon {
         self.program.output_tail()
     }
 
-    /// CPU seconds (user + system, all threads) used so far: utime and stime, fields 14
-    /// and 15 of /proc/PID/stat.
+    /// CPU seconds (user + system, all threads) used so far.
     pub fn cpu_seconds(&self) -> Result<f64, String> {
-        let path = format!("/proc/{}/stat", self.program.pid());
-        let stat = std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))?;
-        // The command name (field 2) may hold spaces; the fields after it do not.
-        let fields: Vec<&str> = stat
-            .rsplit_once(')')
-            .map(|(_, rest)| rest.split_whitespace().collect())
-            .unwrap_or_default();
-        // Fields 14 and 15 are indices 11 and 12 once the pid and the name are cut off.
-        let ticks: u64 = fields
-            .get(11..13)
-            .and_then(|f| f.iter().map(|t| t.parse::<u64>().ok()).sum())
-            .ok_or_else(|| format!("unexpected {path}: {stat}"))?;
-        let hz = sysconf(SysconfVar::CLK_TCK)
-            .ok()
-            .flatten()
-            .map_or(100.0, |v| v as f64);
-        Ok(ticks as f64 / hz)
+        crate::host::cpu(self.program.pid()).map(|cpu| cpu.total())
     }
 }
 

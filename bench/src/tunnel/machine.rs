@@ -8,11 +8,7 @@ use std::path::Path;
 use std::time::Duration;
 
 pub fn facts() -> Value {
-    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    let cpu_model = cpuinfo
-        .lines()
-        .find_map(|l| l.strip_prefix("model name")?.split_once(':'))
-        .map(|(_, model)| model.trim().to_owned());
+    let cpu_model = crate::host::cpu_model();
     json!({
         "nproc": std::thread::available_parallelism().map_or(0, |n| n.get()),
         "cpu_model": cpu_model,

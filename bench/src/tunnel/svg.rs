@@ -7,6 +7,8 @@
 
 use super::pair::Pair;
 use super::report::Outcome;
+use crate::axis::{nice_ceiling, trim};
+
 /// The bars of each group: figure, legend, colour.
 const SERIES: [(&str, &str, &str); 3] = [
     ("tcp1_gbps", "TCP, 1 stream", "#4e79a7"),
@@ -127,41 +129,4 @@ pub fn chart(outcomes: &[Outcome], runs: usize) -> String {
         height - 8.0
     ));
     svg
-}
-
-/// The smallest of 1, 2, 2.5, 5 times a power of ten at or above `value`, for the axis.
-fn nice_ceiling(value: f64) -> f64 {
-    if value <= 0.0 {
-        return 1.0;
-    }
-    let power = 10f64.powf(value.log10().floor());
-    [1.0, 2.0, 2.5, 5.0, 10.0]
-        .iter()
-        .map(|m| m * power)
-        .find(|&v| v >= value)
-        .unwrap_or(10.0 * power)
-}
-
-/// A tick label without needless decimals.
-fn trim(value: f64) -> String {
-    format!("{value:.2}")
-        .trim_end_matches('0')
-        .trim_end_matches('.')
-        .to_owned()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn axis_tops_are_round() {
-        assert_eq!(nice_ceiling(0.0), 1.0);
-        assert_eq!(nice_ceiling(3.7), 5.0);
-        assert_eq!(nice_ceiling(5.0), 5.0);
-        assert_eq!(nice_ceiling(11.0), 20.0);
-        assert_eq!(nice_ceiling(0.23), 0.25);
-        assert_eq!(trim(2.5), "2.5");
-        assert_eq!(trim(10.0), "10");
-    }
 }
