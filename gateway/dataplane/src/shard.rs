@@ -215,8 +215,11 @@ impl Shard {
                 if self.peers[slot].is_none() {
                     bump(&self.stats.peers, 1);
                 }
-                self.peers[slot] = Some(Peer::new(*spec, self.identity.as_deref()));
-                self.timed.insert(slot);
+                let peer = Peer::new(*spec, self.identity.as_deref());
+                if peer.tunn.is_some() {
+                    self.timed.insert(slot);
+                }
+                self.peers[slot] = Some(peer);
             }
             Command::SetEndpoint { slot, endpoint } => {
                 if let Some(peer) = self.peer_mut(slot) {
@@ -237,7 +240,9 @@ impl Shard {
                 for (slot, peer) in self.peers.iter_mut().enumerate() {
                     if let Some(peer) = peer {
                         peer.reidentify(self.identity.as_deref());
-                        self.timed.insert(slot);
+                        if peer.tunn.is_some() {
+                            self.timed.insert(slot);
+                        }
                     }
                 }
             }
