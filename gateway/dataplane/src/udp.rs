@@ -1,12 +1,13 @@
 //! A shard's UDP socket: one of N `SO_REUSEPORT` sockets on the tunnel's port, with
-//! batched receive (recvmmsg + GRO) and segmented send (GSO) through `quinn-udp`.
+//! batched receive (recvmmsg + GRO, through `quinn-udp`) and batched send to many
+//! destinations (`sendmmsg`, segmented with GSO where the kernel takes it).
 //!
 //! quinn-udp probes GSO and GRO when the socket is made and quietly falls back to one
-//! datagram per call when the kernel refuses them; we log what it found once per socket so
-//! an operator can see which path is in use.
+//! datagram per segment when the kernel refuses them; we log what it found once per socket
+//! so an operator can see which path is in use.
 
 use nix::sys::socket::{ControlMessage, MsgFlags, MultiHeaders, SockaddrStorage, sendmmsg};
-use quinn_udp::{RecvMeta, Transmit, UdpSockRef, UdpSocketState};
+use quinn_udp::{RecvMeta, UdpSockRef, UdpSocketState};
 use socket2::{Domain, Protocol, Socket, Type};
 use std::io::{self, IoSlice, IoSliceMut};
 use std::net::{Ipv6Addr, SocketAddr, SocketAddrV6, UdpSocket};
@@ -181,33 +182,6 @@ impl Udp {
             m.addr = SocketAddr::new(m.addr.ip().to_canonical(), m.addr.port());
         }
         Ok(n)
-    }
-
-    /// Sends `contents` to `to`: one datagram, or with `segment` several of that size
-    /// (the last may be shorter) in one GSO call. Waits up to [`SEND_WAIT`] when the
-    /// socket buffer is full.
-    pub fn send(&self, to: SocketAddr, contents: &[u8], segment: Option<usize>) -> io::Result<()> {
-        let transmit = Transmit {
-            destination: self.destination(to),
-            ecn: None,
-            contents,
-            segment_size: segment,
-            src_ip: None,
-        };
-        loop {
-            match self
-                .state
-                .try_send(UdpSockRef::from(&self.socket), &transmit)
-            {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    if !self.wait_writable()? {
-                        return Err(e);
-                    }
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                other => return other,
-            }
-        }
     }
 
     /// Sends several messages, each to its own destination, in one `sendmmsg`. With
