@@ -56,7 +56,6 @@ impl Results {
     }
 }
 
-/// One measurement per `--bursts` value, each with a gateway of its own.
 /// `--data-window` packets in flight: sent, and not yet written by the gateway to its TUN
 /// since now.
 pub fn window(ctx: &Context, gateway: &Dropin) -> Result<Pace<'static>, String> {
@@ -66,12 +65,14 @@ pub fn window(ctx: &Context, gateway: &Dropin) -> Result<Pace<'static>, String> 
         done: Box::new(move || {
             procfs::link(pid, &iface).map_or(0, |l| {
                 let l = l.since(base);
-                l.rx_bytes.saturating_sub(28 * l.rx_packets) / PAYLOAD_LEN as u64
+                let header = (INNER_LEN - PAYLOAD_LEN) as u64;
+                l.rx_bytes.saturating_sub(header * l.rx_packets) / PAYLOAD_LEN as u64
             })
         }),
     })
 }
 
+/// One measurement per `--bursts` value, each with a gateway of its own.
 pub fn run(ctx: &mut Context) -> Result<Vec<Results>, String> {
     let bursts = ctx.args.bursts.clone();
     bursts
@@ -117,14 +118,7 @@ fn run_one(ctx: &mut Context, burst: usize) -> Result<Results, String> {
     let sent = datapool::send(&mut ctx.udp, &data, pace, deadline)?;
     let after = measure::settle(&gateway)?;
     let delta = Delta::between(&before, &after);
-    let delivered = measure::inner_packets(delta.tun.rx_bytes, delta.tun.rx_packets)
-        .map_err(|e| gateway.fail(&format!("decrypt: {e}")))?;
-    if delivered == 0 || delivered > sent.packets as u64 {
-        return Err(gateway.fail(&format!(
-            "decrypt: the gateway wrote {delivered} packets to its TUN for {} sent",
-            sent.packets
-        )));
-    }
+    let delivered = measure::delivered_to_tun(&gateway, &delta, sent.packets, "decrypt")?;
     let results = Results {
         burst,
         configured,

@@ -116,6 +116,25 @@ pub fn inner_packets(bytes: u64, writes: u64) -> Result<u64, String> {
     Ok(payload / PAYLOAD_LEN as u64)
 }
 
+/// Inner packets the gateway wrote to its TUN over `delta`, checked against the `sent`
+/// data packets: none at all, or more than were sent, means the figure is wrong. Errors
+/// carry the gateway's log and name the `phase`.
+pub fn delivered_to_tun(
+    gateway: &Dropin,
+    delta: &Delta,
+    sent: usize,
+    phase: &str,
+) -> Result<u64, String> {
+    let delivered = inner_packets(delta.tun.rx_bytes, delta.tun.rx_packets)
+        .map_err(|e| gateway.fail(&format!("{phase}: {e}")))?;
+    if delivered == 0 || delivered > sent as u64 {
+        return Err(gateway.fail(&format!(
+            "{phase}: the gateway wrote {delivered} packets to its TUN for {sent} sent"
+        )));
+    }
+    Ok(delivered)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -175,16 +175,10 @@ fn cost(
     let sent = datapool::send(&mut ctx.udp, &data, pace, deadline)?;
     let after = measure::settle(gateway)?;
     let delta = Delta::between(&before, &after);
-    let delivered = measure::inner_packets(delta.tun.rx_bytes, delta.tun.rx_packets)
-        .map_err(|e| gateway.fail(&format!("scale: {e}")))?;
-    if delivered == 0 || delivered > sent.packets as u64 {
-        return Err(gateway.fail(&format!(
-            "scale: {delivered} packets reached the TUN for {} sent",
-            sent.packets
-        )));
-    }
-    let rate = ctx.args.cost_rate.unwrap_or(f64::INFINITY);
-    if rate.is_finite() && (delivered as f64) < 0.95 * sent.packets as f64 {
+    let delivered = measure::delivered_to_tun(gateway, &delta, sent.packets, "scale")?;
+    if let Some(rate) = ctx.args.cost_rate
+        && (delivered as f64) < 0.95 * sent.packets as f64
+    {
         progress(&format!(
             "scale: warning: only {delivered} of {} packets got through at {rate} packets/s: \
              the offered rate is not below saturation here",
