@@ -10,6 +10,7 @@
 
 pub mod allowedips;
 mod backend;
+mod coalesce;
 mod device;
 mod handoff;
 mod handshake;

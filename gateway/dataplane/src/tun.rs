@@ -7,12 +7,14 @@
 //! hands us TCP super-packets of up to 64 KiB, which are split into MTU-sized segments
 //! here, and the decrypted packets of one batch are coalesced per TCP/UDP flow before
 //! they are written, so the kernel sees a few large packets instead of many small ones.
-//! The virtio header framing, segmentation and coalescing come from `tun-rs` (a port of
-//! wireguard-go's Linux offload code); this file only owns buffers and batching.
+//! Reads and their segmentation come from `tun-rs` (a port of wireguard-go's Linux
+//! offload code); coalescing is ours (`coalesce.rs`), because tun-rs's copies each packet
+//! twice. This file owns buffers and batching.
 
+use crate::coalesce::Coalescer;
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
-use tun_rs::{DeviceBuilder, GROTable, SyncDevice, VIRTIO_NET_HDR_LEN};
+use tun_rs::{DeviceBuilder, SyncDevice, VIRTIO_NET_HDR_LEN};
 use wiregate_core::config::DEFAULT_MTU;
 
 /// Segments one TUN read may split into (tunable; wireguard-go's `IdealBatchSize`). A
@@ -57,6 +59,15 @@ pub fn open(name: &str, queues: usize) -> io::Result<Vec<TunQueue>> {
             build(name, false)?
         }
     };
+    queues_of(name, first, queues)
+}
+
+/// Opens `name` as [`open`] does on a kernel without TUN offloads: the fallback path.
+pub fn open_without_offloads(name: &str, queues: usize) -> io::Result<Vec<TunQueue>> {
+    queues_of(name, build(name, false)?, queues)
+}
+
+fn queues_of(name: &str, first: SyncDevice, queues: usize) -> io::Result<Vec<TunQueue>> {
     let mut all = Vec::with_capacity(queues.max(1));
     for _ in 1..queues.max(1) {
         all.push(first.try_clone().map_err(|e| context(name, e))?);
@@ -117,16 +128,21 @@ impl TunQueue {
     /// Writes the batch (coalescing it first when offloads are on) and empties it.
     /// Returns how many packets the kernel refused.
     pub fn write(&self, batch: &mut TunWriteBatch) -> usize {
-        if batch.len == 0 {
-            return 0;
+        let n = std::mem::take(&mut batch.len);
+        let (bufs, lens) = (&mut batch.bufs[..n], &batch.lens[..n]);
+        if self.offload() {
+            batch.coalescer.plan(bufs, lens, self.dev.udp_gso());
+            batch.coalescer.gather(bufs, lens, |iov| {
+                nix::sys::uio::writev(&self.dev, iov)
+                    .inspect_err(|e| tracing::debug!(error = %e, "TUN write refused"))
+                    .is_ok()
+            })
+        } else {
+            bufs.iter()
+                .zip(lens)
+                .filter(|&(buf, &len)| nix::unistd::write(&self.dev, &buf[..len]).is_err())
+                .count()
         }
-        let TunWriteBatch { bufs, len, gro } = batch;
-        let result = self
-            .dev
-            .send_multiple(gro, &mut bufs[..*len], VIRTIO_NET_HDR_LEN);
-        let refused = if result.is_err() { *len } else { 0 };
-        *len = 0;
-        refused
     }
 
     pub fn raw_fd(&self) -> RawFd {
@@ -172,13 +188,15 @@ impl Default for TunReadBuffers {
     }
 }
 
-/// Decrypted packets waiting to be written to a TUN queue. Each buffer keeps room for
-/// the virtio header in front, so packets are decrypted straight into place.
+/// Decrypted packets waiting to be written to a TUN queue, each decrypted straight into
+/// a buffer of its own that is kept for the next batch. Buffers keep their length (a
+/// packet's is in `lens`), so reusing one costs no zeroing.
 #[derive(Default)]
 pub struct TunWriteBatch {
     bufs: Vec<Vec<u8>>,
+    lens: Vec<usize>,
     len: usize,
-    gro: GROTable,
+    coalescer: Coalescer,
 }
 
 impl std::fmt::Debug for TunWriteBatch {
@@ -192,21 +210,19 @@ impl TunWriteBatch {
     /// to keep it; without, the space is reused.
     pub fn reserve(&mut self, max: usize) -> &mut [u8] {
         if self.bufs.len() == self.len {
-            // Coalescing appends in place and never reallocates, so every buffer has
-            // room for a whole super-packet (pages are touched only as it grows).
-            self.bufs
-                .push(Vec::with_capacity(2 * VIRTIO_NET_HDR_LEN + SEGMENT_BYTES));
+            self.bufs.push(Vec::new());
+            self.lens.push(0);
         }
         let buf = &mut self.bufs[self.len];
-        if buf.len() < VIRTIO_NET_HDR_LEN + max {
-            buf.resize(VIRTIO_NET_HDR_LEN + max, 0);
+        if buf.len() < max {
+            buf.resize(max, 0);
         }
-        &mut buf[VIRTIO_NET_HDR_LEN..VIRTIO_NET_HDR_LEN + max]
+        &mut buf[..max]
     }
 
     /// Keeps the first `len` bytes of the last reservation as a packet.
     pub fn commit(&mut self, len: usize) {
-        self.bufs[self.len].truncate(VIRTIO_NET_HDR_LEN + len);
+        self.lens[self.len] = len;
         self.len += 1;
     }
 

@@ -1,7 +1,9 @@
-//! TUN offloads against the real kernel, in a network namespace of this test's own: a
+//! TUN offloads against the real kernel, in a network namespace of each test's own: a
 //! batch of in-order TCP segments of one flow reaches the kernel as one coalesced packet,
-//! and segments of different flows, or out of order, stay apart. (Splitting the kernel's
-//! super-packets on read is shown end to end by the e2e throughput test.)
+//! and segments of different flows, or out of order, stay apart; a run of UDP datagrams
+//! of one flow reaches the kernel as one UDP GSO packet and a socket as the datagrams
+//! that were written. (Splitting the kernel's super-packets on read is shown end to end
+//! by the e2e throughput test.)
 //!
 //! Needs root (a network namespace and a TUN device), as the e2e tests do.
 
@@ -64,6 +66,47 @@ fn tcp_segment(src_port: u16, seq: u32, id: u16, payload: &[u8]) -> Vec<u8> {
     p
 }
 
+/// An IPv4/UDP datagram to `LOCAL:port` with valid checksums.
+fn udp_datagram(port: u16, id: u16, payload: &[u8]) -> Vec<u8> {
+    let total = 28 + payload.len();
+    let mut p = vec![0u8; total];
+    p[..10].copy_from_slice(&[0x45, 0, 0, 0, 0, 0, 0x40, 0, 64, 17]);
+    p[2..4].copy_from_slice(&(total as u16).to_be_bytes());
+    p[4..6].copy_from_slice(&id.to_be_bytes());
+    p[12..16].copy_from_slice(&REMOTE.octets());
+    p[16..20].copy_from_slice(&LOCAL.octets());
+    let header = fold(sum16(&p[..20]));
+    p[10..12].copy_from_slice(&header.to_be_bytes());
+    p[20..22].copy_from_slice(&40000u16.to_be_bytes());
+    p[22..24].copy_from_slice(&port.to_be_bytes());
+    p[24..26].copy_from_slice(&((8 + payload.len()) as u16).to_be_bytes());
+    p[28..].copy_from_slice(payload);
+    let mut pseudo = REMOTE.octets().to_vec();
+    pseudo.extend_from_slice(&LOCAL.octets());
+    pseudo.extend_from_slice(&[0, 17]);
+    pseudo.extend_from_slice(&p[24..26]);
+    let checksum = fold(sum16(&pseudo) + sum16(&p[20..]));
+    p[26..28].copy_from_slice(&checksum.to_be_bytes());
+    p
+}
+
+/// Puts this thread in a network namespace of its own with an `offl0` TUN device.
+fn tun_in_namespace() -> tun::TunQueue {
+    enter_namespace();
+    let queue = tun::open("offl0", 1).expect("TUN").remove(0);
+    assert!(
+        queue.offload(),
+        "this kernel takes TUN offloads; they must be on"
+    );
+    queue
+}
+
+fn enter_namespace() {
+    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET)
+        .expect("this test needs root: it makes a network namespace and a TUN device");
+    netconf::configure_link("lo", 65_535, &[]).expect("loopback up");
+}
+
 /// The interface's received (bytes, packets), from `ip -s` (this namespace's sysfs is
 /// not mounted here).
 fn received() -> (u64, u64) {
@@ -95,15 +138,7 @@ fn write_all(queue: &tun::TunQueue, packets: &[Vec<u8>]) {
 
 #[test]
 fn offloads_coalesce_in_order_segments_of_a_flow() {
-    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET)
-        .expect("this test needs root: it makes a network namespace and a TUN device");
-    netconf::configure_link("lo", 65_535, &[]).expect("loopback up");
-    let queues = tun::open("offl0", 1).expect("TUN");
-    let queue = &queues[0];
-    assert!(
-        queue.offload(),
-        "this kernel takes TUN offloads; they must be on"
-    );
+    let queue = &tun_in_namespace();
     // A new device starts at WireGuard's MTU (as wireguard-go's does) with a TUN ring
     // longer than the kernel's default of 500.
     let link = ip(&["-o", "link", "show", "dev", "offl0"]);
@@ -135,4 +170,53 @@ fn offloads_coalesce_in_order_segments_of_a_flow() {
         "coalesced into one packet per in-order run"
     );
     assert_eq!(written_bytes, 11 * 1368 + 3 * 52);
+}
+
+#[test]
+fn a_udp_flow_is_written_as_one_gso_packet_and_received_as_its_datagrams() {
+    let queue = &tun_in_namespace();
+    let address: IpNet = format!("{LOCAL}/24").parse().unwrap();
+    netconf::configure_link("offl0", MTU, &[address]).expect("link up");
+    let socket = std::net::UdpSocket::bind((LOCAL, 5001)).expect("socket on the TUN address");
+    socket.set_nonblocking(true).unwrap();
+    // 12 full datagrams and a shorter last one, each payload different.
+    let payloads: Vec<Vec<u8>> = (0..13u8)
+        .map(|i| vec![i; if i == 12 { 300 } else { 1200 }])
+        .collect();
+    let packets: Vec<Vec<u8>> = payloads
+        .iter()
+        .enumerate()
+        .map(|(i, p)| udp_datagram(5001, i as u16, p))
+        .collect();
+    let (_, before) = received();
+    write_all(queue, &packets);
+    let (_, after) = received();
+    assert_eq!(after - before, 1, "one UDP GSO packet for the flow");
+    let mut buf = [0u8; 2048];
+    for (i, payload) in payloads.iter().enumerate() {
+        let (n, from) = socket.recv_from(&mut buf).expect("every datagram arrives");
+        assert_eq!(&buf[..n], &payload[..], "datagram {i} intact and in order");
+        assert_eq!(from, (REMOTE, 40000).into());
+    }
+    assert!(socket.recv_from(&mut buf).is_err(), "nothing more");
+}
+
+#[test]
+fn without_offloads_every_packet_is_written_as_it_is() {
+    enter_namespace();
+    let queue = &tun::open_without_offloads("offl0", 1)
+        .expect("TUN")
+        .remove(0);
+    assert!(!queue.offload());
+    let address: IpNet = format!("{LOCAL}/24").parse().unwrap();
+    netconf::configure_link("offl0", MTU, &[address]).expect("link up");
+    let payload = vec![0xcd; 1368];
+    let packets: Vec<Vec<u8>> = (0..4u32)
+        .map(|i| tcp_segment(40000, 1000 + i * 1368, i as u16, &payload))
+        .collect();
+    let (before_bytes, before_packets) = received();
+    write_all(queue, &packets);
+    let (after_bytes, after_packets) = received();
+    assert_eq!(after_packets - before_packets, 4);
+    assert_eq!(after_bytes - before_bytes, 4 * (1368 + 52));
 }
