@@ -85,6 +85,10 @@ pub struct Args {
     /// sending in bursts, as TCP does.
     #[arg(long, value_delimiter = ',', default_value = "1,32")]
     bursts: Vec<usize>,
+    /// Decrypt measurements per burst size, each with a fresh gateway; the report's
+    /// figure is their median (one run on a shared 2-core machine moves by ±5 %).
+    #[arg(long, default_value_t = 3)]
+    decrypt_runs: usize,
     /// The same for the encrypt phase's sender (sent, not yet received by the generator):
     /// below what the TUN's rings hold (wiregate asks for 1000 per queue, a queue per shard),
     /// which drop what does not fit.

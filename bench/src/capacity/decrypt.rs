@@ -17,6 +17,8 @@ use std::time::{Duration, Instant};
 pub struct Results {
     /// Packets a peer sent back to back.
     pub burst: usize,
+    /// Which of the measurements of this burst size (from 1).
+    pub run: usize,
     pub configured: usize,
     pub active: usize,
     /// Encrypted packets made ahead, and how long that took.
@@ -54,6 +56,29 @@ impl Results {
     pub fn bytes_per_second(&self) -> f64 {
         self.packets_per_second() * INNER_LEN as f64
     }
+
+    /// Plaintext bytes per second per gateway core: what the share of the ChaCha limit
+    /// is made of.
+    pub fn bytes_per_core_second(&self) -> f64 {
+        self.bytes_per_second() / self.gateway.cores()
+    }
+}
+
+/// Per burst size, in the order measured, the run with the median bytes per core-second.
+pub fn medians(all: &[Results]) -> Vec<&Results> {
+    let mut bursts: Vec<usize> = all.iter().map(|r| r.burst).collect();
+    bursts.dedup();
+    bursts
+        .into_iter()
+        .map(|burst| {
+            let mut runs: Vec<&Results> = all.iter().filter(|r| r.burst == burst).collect();
+            runs.sort_by(|a, b| {
+                a.bytes_per_core_second()
+                    .total_cmp(&b.bytes_per_core_second())
+            });
+            runs[runs.len() / 2]
+        })
+        .collect()
 }
 
 /// `--data-window` packets in flight: sent, and not yet written by the gateway to its TUN
@@ -72,19 +97,25 @@ pub fn window(ctx: &Context, gateway: &Dropin) -> Result<Pace<'static>, String> 
     })
 }
 
-/// One measurement per `--bursts` value, each with a gateway of its own.
+/// `--decrypt-runs` measurements per `--bursts` value, each with a gateway of its own.
 pub fn run(ctx: &mut Context) -> Result<Vec<Results>, String> {
     let bursts = ctx.args.bursts.clone();
-    bursts
-        .into_iter()
-        .map(|burst| run_one(ctx, burst.max(1)))
-        .collect()
+    let runs = ctx.args.decrypt_runs.max(1);
+    let mut all = Vec::new();
+    for burst in bursts {
+        for run in 1..=runs {
+            all.push(run_one(ctx, burst.max(1), run)?);
+        }
+    }
+    Ok(all)
 }
 
-fn run_one(ctx: &mut Context, burst: usize) -> Result<Results, String> {
+fn run_one(ctx: &mut Context, burst: usize, run: usize) -> Result<Results, String> {
     let (configured, active) = (ctx.args.peers, ctx.active());
     let (gateway, _) = ctx.start_gateway(configured)?;
-    progress(&format!("decrypt: sessions for {active} peers"));
+    progress(&format!(
+        "decrypt: bursts of {burst}, run {run}: sessions for {active} peers"
+    ));
     let peers: Vec<usize> = (0..active).collect();
     let (mut sessions, outcome) =
         initiator::establish(&mut ctx.udp, &ctx.fleet, &peers, Duration::from_secs(60))?;
@@ -121,6 +152,7 @@ fn run_one(ctx: &mut Context, burst: usize) -> Result<Results, String> {
     let delivered = measure::delivered_to_tun(&gateway, &delta, sent.packets, "decrypt")?;
     let results = Results {
         burst,
+        run,
         configured,
         active,
         pool: data.packets,

@@ -2,6 +2,7 @@
 //! figure, for the record (bench/results/) and for comparing runs.
 
 use super::calibrate::WIREGATE_DH_PER_HANDSHAKE;
+use super::decrypt;
 use super::initiator::Outcome;
 use super::measure::Delta;
 use super::report::{Report, cores, loadavg};
@@ -54,8 +55,14 @@ impl Report<'_> {
                 },
             })
         });
+        let decrypt_median: Vec<Value> = decrypt::medians(&self.decrypt).iter().map(|d| json!({
+            "burst": d.burst, "run": d.run,
+            "runs": self.decrypt.iter().filter(|r| r.burst == d.burst).count(),
+            "packets_per_second": d.packets_per_second(), "gbit_per_second": d.gbit_per_second(),
+            "percent_of_chacha_open_limit": Self::aead_share(d.bytes_per_second(), c.open_bytes_per_second, d.gateway.cores()),
+        })).collect();
         let decrypt: Vec<Value> = self.decrypt.iter().map(|d| json!({
-            "burst": d.burst,
+            "burst": d.burst, "run": d.run,
             "configured": d.configured, "active": d.active, "pool": d.pool,
             "build_seconds": d.build_seconds, "sent": d.sent, "send_seconds": d.send_seconds,
             "gso": d.gso, "window": d.window, "window_write_offs": d.write_offs,
@@ -121,6 +128,7 @@ impl Report<'_> {
             },
             "handshake": handshake,
             "decrypt": decrypt,
+            "decrypt_median": decrypt_median,
             "encrypt": encrypt,
             "scale": scale,
         })

@@ -203,6 +203,7 @@ impl<'a> Report<'a> {
                     let cores = d.gateway.cores();
                     vec![
                         d.burst.to_string(),
+                        d.run.to_string(),
                         format!("{}{}", d.sent, if d.gso { " (GSO)" } else { "" }),
                         f(d.send_seconds, 2),
                         d.delivered.to_string(),
@@ -221,6 +222,7 @@ impl<'a> Report<'a> {
             table(
                 &[
                     "burst",
+                    "run",
                     "sent",
                     "send s",
                     "to TUN",
@@ -233,12 +235,29 @@ impl<'a> Report<'a> {
                 ],
                 &rows,
             );
+            for d in decrypt::medians(&self.decrypt) {
+                let runs = self.decrypt.iter().filter(|r| r.burst == d.burst).count();
+                println!(
+                    "  burst {}: median of {runs}: {} % of the open limit (run {})",
+                    d.burst,
+                    f(
+                        Self::aead_share(
+                            d.bytes_per_second(),
+                            c.open_bytes_per_second,
+                            d.gateway.cores()
+                        ),
+                        1
+                    ),
+                    d.run
+                );
+            }
             for d in &self.decrypt {
                 println!(
-                    "  burst {}: not written to the TUN: {} of {}; the gateway's sockets \
+                    "  burst {} run {}: not written to the TUN: {} of {}; the gateway's sockets \
                      overflowed {} times (RcvbufErrors, a GSO batch of up to 44 counts once); \
                      wiregate counted {} decrypted; wiregate drops: {}",
                     d.burst,
+                    d.run,
                     d.sent as u64 - d.delivered,
                     d.sent,
                     d.rcvbuf_errors,
@@ -420,10 +439,10 @@ impl<'a> Report<'a> {
         }
         let c = &self.calibration;
         let mut groups = Vec::new();
-        for d in &self.decrypt {
+        for d in decrypt::medians(&self.decrypt) {
             let limit = c.open_bytes_per_second * d.gateway.cores() * 8e-9;
             groups.push((
-                format!("decrypt, bursts of {}", d.burst),
+                format!("decrypt, bursts of {} (median run)", d.burst),
                 vec![
                     ("gateway", d.gbit_per_second()),
                     ("ChaCha limit of its cores", limit),

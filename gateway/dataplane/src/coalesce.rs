@@ -229,16 +229,25 @@ impl Coalescer {
         self.groups.clear();
         self.next.clear();
         self.next.resize(lens.len(), NONE);
+        // The flow of the packet before: a peer's packets come in runs, and comparing
+        // keys is cheaper than hashing one.
+        let mut last: Option<(FlowKey, usize)> = None;
         for (i, &len) in lens.iter().enumerate() {
             let packet = &bufs[i][..len];
             let segment = Segment::parse(packet, udp);
             if let Some(s) = segment {
-                if let Some(&g) = self.open.get(&s.key)
+                let open = match last {
+                    Some((key, g)) if key == s.key => Some(g),
+                    _ => self.open.get(&s.key).copied(),
+                };
+                if let Some(g) = open
                     && self.join(g, bufs, lens, i, &s)
                 {
+                    last = Some((s.key, g));
                     continue;
                 }
                 self.open.insert(s.key, self.groups.len());
+                last = Some((s.key, self.groups.len()));
             }
             self.groups.push(Group::new(i, len, segment));
         }
