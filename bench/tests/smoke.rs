@@ -79,13 +79,20 @@ fn capacity_runs_every_phase_on_a_small_fleet() {
             "no {phase} in {text}"
         );
     }
-    let decrypt = report["decrypt"].as_array().expect("a decrypt per burst and run");
+    let decrypt = report["decrypt"]
+        .as_array()
+        .expect("a decrypt per burst and run");
     assert_eq!(decrypt.len(), 4, "{text}");
     for d in decrypt {
         assert!(d["delivered_to_tun"].as_u64().unwrap() > 0, "{text}");
     }
-    let medians = report["decrypt_median"].as_array().expect("a median per burst");
-    let bursts: Vec<u64> = medians.iter().map(|m| m["burst"].as_u64().unwrap()).collect();
+    let medians = report["decrypt_median"]
+        .as_array()
+        .expect("a median per burst");
+    let bursts: Vec<u64> = medians
+        .iter()
+        .map(|m| m["burst"].as_u64().unwrap())
+        .collect();
     assert_eq!(bursts, [1, 8], "{text}");
 }
 
