@@ -20,7 +20,7 @@ use wiregate_core::{PresharedKey, PrivateKey, PublicKey, TunnelConfig};
 pub const MAX_PAGE: usize = 1000;
 const DEFAULT_PAGE: usize = 100;
 /// Backends a tunnel may name.
-const BACKENDS: &[&str] = &["userspace"];
+const BACKENDS: &[&str] = wiregate_core::backend::KINDS;
 
 #[derive(Debug)]
 pub struct Control {

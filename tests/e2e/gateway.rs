@@ -57,6 +57,8 @@ pub struct TunnelSpec {
     pub addresses: Vec<String>,
     pub mtu: Option<u16>,
     pub peers: Vec<PeerSpec>,
+    /// `None`: the default (userspace).
+    pub backend: Option<String>,
 }
 
 impl TunnelSpec {
@@ -68,6 +70,7 @@ impl TunnelSpec {
             addresses: addresses.iter().map(|a| (*a).to_owned()).collect(),
             mtu: None,
             peers: Vec::new(),
+            backend: None,
         }
     }
 }
@@ -121,6 +124,9 @@ impl GatewayConfig {
             if let Some(mtu) = tunnel.mtu {
                 writeln!(t, "mtu = {mtu}").unwrap();
             }
+            if let Some(backend) = &tunnel.backend {
+                writeln!(t, "backend = {}", quote(backend)).unwrap();
+            }
             for peer in &tunnel.peers {
                 writeln!(t, "\n[[tunnel.peer]]").unwrap();
                 writeln!(t, "public_key = {}", quote(&peer.public_key)).unwrap();
@@ -165,6 +171,8 @@ fn list(items: &[String]) -> String {
 pub struct Gateway {
     ns_name: String,
     tunnels: Vec<String>,
+    /// Those of `tunnels` on the linux-kernel backend.
+    kernel_tunnels: Vec<String>,
     child: Option<Child>,
     dir: TempDir,
 }
@@ -201,18 +209,26 @@ impl Gateway {
         Gateway {
             ns_name: ns.name().to_owned(),
             tunnels: config.tunnels.iter().map(|t| t.name.clone()).collect(),
+            kernel_tunnels: config
+                .tunnels
+                .iter()
+                .filter(|t| t.backend.as_deref() == Some("linux-kernel"))
+                .map(|t| t.name.clone())
+                .collect(),
             child: Some(child),
             dir,
         }
     }
 
     fn wait_ready(&mut self) {
+        let kernel = self.kernel_tunnels.clone();
         for tunnel in self.tunnels.clone() {
             let ready = wait_for(Duration::from_secs(10), || {
                 if let Some(status) = self.exited() {
                     panic!("wiregate serve exited with {status} before {tunnel} was ready");
                 }
-                let answers = socket_path(&tunnel).exists()
+                // A kernel tunnel has no UAPI socket: `wg show` reads it over netlink.
+                let answers = (kernel.contains(&tunnel) || socket_path(&tunnel).exists())
                     && cmd::exec(
                         &mut self.wg_command(&["show", &tunnel]),
                         None,
@@ -432,6 +448,7 @@ fn config_renders_as_toml() {
         addresses: vec!["10.70.0.1/24".into(), "fd70::1/64".into()],
         mtu: Some(1400),
         peers: vec![PeerSpec::new("cHVi", &["10.70.0.2/32"])],
+        backend: None,
     };
     tunnel.peers[0].endpoint = Some("10.200.1.2:51900".into());
     tunnel.peers[0].persistent_keepalive = Some(25);

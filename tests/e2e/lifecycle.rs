@@ -40,6 +40,7 @@ fn serve_sets_up_tunnels_keeps_its_key_and_stops_cleanly() {
             addresses: vec!["10.70.0.1/24".into(), "fd70::1/64".into()],
             mtu: None,
             peers: vec![peer],
+            backend: None,
         },
         TunnelSpec {
             name: t2.clone(),
@@ -48,6 +49,7 @@ fn serve_sets_up_tunnels_keeps_its_key_and_stops_cleanly() {
             addresses: vec!["10.71.0.1/24".into()],
             mtu: Some(1380),
             peers: vec![],
+            backend: None,
         },
     ]);
     let mut gw = Gateway::start(&ns, &config, &["--state-dir", &state_arg]);

@@ -32,6 +32,7 @@ mod bad_config;
 mod cli;
 mod hub;
 mod integrity;
+mod kernel_backend;
 mod lifecycle;
 mod multi_tunnel;
 mod roaming;

@@ -61,6 +61,9 @@ pub struct TunnelState {
     pub peers: Vec<PeerState>,
 }
 
+/// The backends a tunnel may name, in the configuration file and the API.
+pub const KINDS: &[&str] = &["userspace", "linux-kernel"];
+
 pub trait Backend: Send + Sync {
     /// Short name for logs and the API ("userspace", "linux-kernel", "windows-nt").
     fn kind(&self) -> &'static str;

@@ -68,6 +68,8 @@ struct FileTunnel {
     dns: Vec<String>,
     #[serde(default)]
     keep_private_keys: bool,
+    /// The data plane: "userspace" (the default) or "linux-kernel".
+    backend: Option<String>,
     #[serde(default, rename = "peer")]
     peers: Vec<FilePeer>,
 }
@@ -108,6 +110,7 @@ pub struct ConfiguredTunnel {
     pub public_endpoint: Option<String>,
     pub dns: Vec<String>,
     pub keep_private_keys: bool,
+    pub backend: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -241,12 +244,20 @@ impl Config {
                 path: origin.to_owned(),
                 source: Box::new(source),
             })?;
+            let backend = t.backend.clone().unwrap_or_else(|| "userspace".into());
+            if !wiregate_core::backend::KINDS.contains(&backend.as_str()) {
+                return Err(fail(format!(
+                    "backend {backend:?} is not one of {:?}",
+                    wiregate_core::backend::KINDS
+                )));
+            }
             tunnels.push(ConfiguredTunnel {
                 config: tunnel,
                 pools: t.pools.iter().map(IpNet::trunc).collect(),
                 public_endpoint: t.public_endpoint.clone(),
                 dns: t.dns.clone(),
                 keep_private_keys: t.keep_private_keys,
+                backend,
             });
         }
         for (path, key) in &to_write {

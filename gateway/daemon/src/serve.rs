@@ -18,6 +18,7 @@ use wiregate_control::reconcile::Reconciler;
 use wiregate_control::store::cache::CachedStore;
 use wiregate_control::store::sqlite::SqliteStore;
 use wiregate_dataplane::UserspaceFactory;
+use wiregate_kernel::KernelFactory;
 
 /// Environment variable that supplies an admin API token (instead of the token file).
 const TOKEN_ENV: &str = "WIREGATE_API_TOKEN";
@@ -69,7 +70,7 @@ fn records(t: &ConfiguredTunnel) -> (TunnelRecord, Vec<PeerRecord>) {
         public_endpoint: t.public_endpoint.clone(),
         dns: t.dns.clone(),
         keep_private_keys: t.keep_private_keys,
-        backend: "userspace".into(),
+        backend: t.backend.clone(),
         created_at: at,
         updated_at: at,
         fwmark: c.fwmark,
@@ -147,7 +148,9 @@ pub fn run(
     ));
     let reconciler = Arc::new(Reconciler::new(
         store.clone(),
-        Box::new(UserspaceFactory { shards }),
+        Box::new(KernelFactory {
+            other: UserspaceFactory { shards },
+        }),
     ));
     let control = Arc::new(Control::new(store, reconciler.clone()));
     for tunnel in &config.tunnels {

@@ -5,8 +5,6 @@
 use crate::device::{Device, DeviceConfig, DeviceError};
 use crate::netconf;
 use crate::uapi_server::UapiServer;
-use ipnet::IpNet;
-use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 use wiregate_core::{Backend, BackendError, BackendFactory, PeerState, TunnelConfig, TunnelState};
 
@@ -23,14 +21,6 @@ fn device_error(e: DeviceError) -> BackendError {
         DeviceError::Port { port, source } => BackendError::io(format!("UDP port {port}"), source),
         other => BackendError::Unsupported(other.to_string()),
     }
-}
-
-fn routed(config: &TunnelConfig) -> BTreeSet<IpNet> {
-    config
-        .peers
-        .iter()
-        .flat_map(|p| p.allowed_ips.iter().copied())
-        .collect()
 }
 
 impl UserspaceTunnel {
@@ -73,28 +63,7 @@ impl Backend for UserspaceTunnel {
             peers: desired.peers.clone(),
         };
         self.device.commit(new, &[]).map_err(device_error)?;
-
-        let name = &desired.name;
-        let link_changed = applied
-            .as_ref()
-            .is_none_or(|a| a.mtu != desired.mtu || a.addresses != desired.addresses);
-        if link_changed {
-            // Stale addresses go first: removing a primary IPv4 address also removes the
-            // secondaries of its subnet, which a new address of that subnet would be.
-            netconf::remove_other_addresses(name, &desired.addresses)
-                .and_then(|()| netconf::configure_link(name, desired.mtu, &desired.addresses))
-                .map_err(|e| BackendError::io("configuring the interface", e))?;
-        }
-        let before = applied.as_ref().map(routed).unwrap_or_default();
-        let after = routed(desired);
-        let gone: Vec<IpNet> = before.difference(&after).copied().collect();
-        let new: Vec<IpNet> = after.difference(&before).copied().collect();
-        netconf::set_routes(name, &gone, false)
-            .map_err(|e| BackendError::io("removing routes", e))?;
-        netconf::set_routes(name, &new, true).map_err(|e| BackendError::io("adding routes", e))?;
-        for net in new.iter().filter(|n| !netconf::routable(n)) {
-            tracing::warn!(tunnel = %name, %net, "not installing a default route through the tunnel; add it yourself if you mean it");
-        }
+        netconf::sync_interface(applied.as_ref(), desired)?;
         *applied = Some(desired.clone());
         Ok(())
     }

@@ -7,29 +7,41 @@
 use ipnet::IpNet;
 use rtnetlink::packet_route::route::RouteMessage;
 use rtnetlink::{Handle, LinkUnspec, RouteMessageBuilder};
+use std::collections::BTreeSet;
 use std::future::Future;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use wiregate_core::{BackendError, TunnelConfig};
 
-/// Runs `work` with a fresh rtnetlink connection on a short-lived runtime. Called from
-/// inside another runtime (an async caller that did not move to a blocking thread), it
-/// runs on a scoped thread of its own, as a runtime cannot block inside another.
+/// Runs `work` with a fresh rtnetlink connection on a short-lived runtime.
 fn run<F, T>(work: impl FnOnce(Handle) -> F + Send) -> io::Result<T>
 where
     F: Future<Output = io::Result<T>>,
     T: Send,
 {
+    blocking(|| async {
+        let (connection, handle, _) = rtnetlink::new_connection()?;
+        let task = tokio::spawn(connection);
+        let result = work(handle).await;
+        task.abort();
+        result
+    })
+}
+
+/// Runs the future `work` makes to completion on a short-lived current-thread runtime,
+/// for the netlink clients, which are async. Called from inside another runtime (an async
+/// caller that did not move to a blocking thread), it runs on a scoped thread of its own,
+/// as a runtime cannot block inside another.
+pub fn blocking<F, T>(work: impl FnOnce() -> F + Send) -> io::Result<T>
+where
+    F: Future<Output = io::Result<T>>,
+    T: Send,
+{
     let go = move || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
+        tokio::runtime::Builder::new_current_thread()
             .enable_io()
-            .build()?;
-        runtime.block_on(async {
-            let (connection, handle, _) = rtnetlink::new_connection()?;
-            let task = tokio::spawn(connection);
-            let result = work(handle).await;
-            task.abort();
-            result
-        })
+            .build()?
+            .block_on(work())
     };
     if tokio::runtime::Handle::try_current().is_err() {
         return go();
@@ -180,4 +192,84 @@ pub fn set_routes(name: &str, nets: &[IpNet], add: bool) -> io::Result<()> {
         }
         Ok(())
     })
+}
+
+/// The link `name`'s kind (`IFLA_INFO_KIND`: "wireguard", "tun", ...), `None` if it has
+/// none, or `NotFound` if there is no such link.
+pub fn link_kind(name: &str) -> io::Result<Option<String>> {
+    use futures_util::TryStreamExt;
+    use rtnetlink::packet_route::link::{LinkAttribute, LinkInfo};
+    let name = name.to_owned();
+    run(|h| async move {
+        let missing = || io::Error::new(io::ErrorKind::NotFound, format!("no link {name}"));
+        let mut links = h.link().get().match_name(name.clone()).execute();
+        let link = match links.try_next().await.map_err(netlink_error) {
+            Ok(Some(link)) => link,
+            Ok(None) => return Err(missing()),
+            Err(e) if e.raw_os_error() == Some(libc::ENODEV) => return Err(missing()),
+            Err(e) => return Err(e),
+        };
+        Ok(link.attributes.iter().find_map(|a| match a {
+            LinkAttribute::LinkInfo(infos) => infos.iter().find_map(|i| match i {
+                LinkInfo::Kind(kind) => Some(kind.to_string()),
+                _ => None,
+            }),
+            _ => None,
+        }))
+    })
+}
+
+/// Creates a link of kind `wireguard` named `name` in this network namespace (whose
+/// sockets the device will use). The kernel loads its module on demand; without one the
+/// answer is `EOPNOTSUPP` (kept as the error's OS code, for the caller to explain).
+pub fn add_wireguard_link(name: &str) -> io::Result<()> {
+    let name = name.to_owned();
+    run(|h| async move {
+        let msg = rtnetlink::LinkWireguard::new(&name).build();
+        h.link().add(msg).execute().await.map_err(netlink_error)
+    })
+}
+
+/// Deletes the link `name`, with its addresses and routes.
+pub fn delete_link(name: &str) -> io::Result<()> {
+    let index = ifindex(name)?;
+    run(|h| async move { h.link().del(index).execute().await.map_err(netlink_error) })
+}
+
+fn routed(config: &TunnelConfig) -> BTreeSet<IpNet> {
+    config
+        .peers
+        .iter()
+        .flat_map(|p| p.allowed_ips.iter().copied())
+        .collect()
+}
+
+/// Makes the interface of `desired` match it around the data plane, as wg-quick would:
+/// MTU, addresses and link state when they changed since `previous` (what was applied
+/// before, `None` at first), and routes for the peers' allowed IPs added and removed by
+/// their difference.
+pub fn sync_interface(
+    previous: Option<&TunnelConfig>,
+    desired: &TunnelConfig,
+) -> Result<(), BackendError> {
+    let name = &desired.name;
+    let link_changed =
+        previous.is_none_or(|a| a.mtu != desired.mtu || a.addresses != desired.addresses);
+    if link_changed {
+        // Stale addresses go first: removing a primary IPv4 address also removes the
+        // secondaries of its subnet, which a new address of that subnet would be.
+        remove_other_addresses(name, &desired.addresses)
+            .and_then(|()| configure_link(name, desired.mtu, &desired.addresses))
+            .map_err(|e| BackendError::io("configuring the interface", e))?;
+    }
+    let before = previous.map(routed).unwrap_or_default();
+    let after = routed(desired);
+    let gone: Vec<IpNet> = before.difference(&after).copied().collect();
+    let new: Vec<IpNet> = after.difference(&before).copied().collect();
+    set_routes(name, &gone, false).map_err(|e| BackendError::io("removing routes", e))?;
+    set_routes(name, &new, true).map_err(|e| BackendError::io("adding routes", e))?;
+    for net in new.iter().filter(|n| !routable(n)) {
+        tracing::warn!(tunnel = %name, %net, "not installing a default route through the tunnel; add it yourself if you mean it");
+    }
+    Ok(())
 }
