@@ -25,7 +25,7 @@ const MAX_SEGMENTS: u16 = 64;
 /// stricter IPv4 bound, applied to both).
 const MAX_LEN: usize = u16::MAX as usize;
 /// Buffers gathered by one write: the virtio header, then one per segment.
-pub(crate) const MAX_IOV: usize = 1 + MAX_SEGMENTS as usize;
+const MAX_IOV: usize = 1 + MAX_SEGMENTS as usize;
 
 const NONE: u16 = u16::MAX;
 const PROTO_TCP: u8 = 6;

@@ -113,11 +113,7 @@ pub struct KernelFactory<F> {
 }
 
 impl<F: BackendFactory> BackendFactory for KernelFactory<F> {
-    fn create(
-        &self,
-        kind: &str,
-        desired: &TunnelConfig,
-    ) -> Result<Box<dyn wiregate_core::Backend>, BackendError> {
+    fn create(&self, kind: &str, desired: &TunnelConfig) -> Result<Box<dyn Backend>, BackendError> {
         if kind == "linux-kernel" {
             Ok(Box::new(KernelTunnel::create(desired)?))
         } else {

@@ -140,20 +140,23 @@ fn pack(
         attributes.extend(device);
         attributes
     };
+    // What a message's attributes take before its peers: the name, the device settings,
+    // and the header of the Peers attribute.
+    let fixed = |a: &[WireguardAttribute]| a.buffer_len() + 4;
+    // Room for one part: a message's name and Peers header, with a margin.
+    let part_budget = MESSAGE_BUDGET - 64;
     let mut messages = Vec::new();
     let mut attributes = start(device);
     let mut batch: Vec<WireguardPeer> = Vec::new();
-    // Bytes of the Peers attribute's header, and of each peer in it.
-    let fixed = |a: &[WireguardAttribute]| a.buffer_len() + 4;
-    for part in peers
-        .into_iter()
-        .flat_map(|p| split(p, MESSAGE_BUDGET - 64))
-    {
-        let used = fixed(&attributes) + batch.as_slice().buffer_len();
-        if !batch.is_empty() && used + part.buffer_len() > MESSAGE_BUDGET {
+    let mut used = fixed(&attributes);
+    for part in peers.into_iter().flat_map(|p| split(p, part_budget)) {
+        let len = part.buffer_len();
+        if !batch.is_empty() && used + len > MESSAGE_BUDGET {
             attributes.push(WireguardAttribute::Peers(std::mem::take(&mut batch)));
             messages.push(std::mem::replace(&mut attributes, start(Vec::new())));
+            used = fixed(&attributes);
         }
+        used += len;
         batch.push(part);
     }
     if !batch.is_empty() {
