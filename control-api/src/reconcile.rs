@@ -112,6 +112,20 @@ impl Reconciler {
             }
         };
         let desired = record.desired(&peers, now());
+        // A tunnel whose backend was switched is torn down (its interface goes with it)
+        // and created again on the new one: the interface name is the same, so the old
+        // must be gone first.
+        if let Some(Slot::Running(backend)) = slots.get(name)
+            && backend.kind() != record.backend
+        {
+            tracing::info!(
+                tunnel = name,
+                from = backend.kind(),
+                to = %record.backend,
+                "switching the tunnel's backend"
+            );
+            slots.remove(name);
+        }
         match slots.get(name) {
             Some(Slot::Running(backend)) => {
                 if periodic

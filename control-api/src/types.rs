@@ -39,7 +39,7 @@ pub struct NewTunnel {
     /// Keep server-generated peer private keys so configs can be downloaded later.
     #[serde(default)]
     pub keep_private_keys: bool,
-    /// Data-plane backend; only `userspace` exists yet.
+    /// Data-plane backend: `userspace` (the default) or `linux-kernel`.
     pub backend: Option<String>,
     /// `SO_MARK` for the tunnel's UDP datagrams (policy routing); 0 is none.
     #[serde(default)]
@@ -60,6 +60,8 @@ pub struct TunnelPatch {
     pub public_endpoint: Option<Option<String>>,
     pub dns: Option<Vec<String>>,
     pub keep_private_keys: Option<bool>,
+    /// Switching it recreates the tunnel on the new backend: peers stay, sessions
+    /// restart with a new handshake.
     pub backend: Option<String>,
     pub fwmark: Option<u32>,
 }

@@ -25,14 +25,6 @@ fn field<'a>(json: &'a str, field: &str) -> &'a str {
     &rest[..end]
 }
 
-fn wait_for_api(gw: &Gateway) {
-    let up = wait_for(Duration::from_secs(10), || {
-        gw.try_api(None, "GET", "/v1/health")
-            .filter(|(s, _)| *s == 200)
-    });
-    assert!(up.is_some(), "API not up:\n{}", gw.stderr());
-}
-
 #[test]
 fn provision_restart_disable_delete_through_the_api() {
     let gw_ns = Netns::new();
@@ -42,7 +34,7 @@ fn provision_restart_disable_delete_through_the_api() {
     let mut config = GatewayConfig::new(vec![]);
     config.state_dir = Some(state.path().to_path_buf());
     let mut gw = Gateway::spawn(&gw_ns, &config, &[]);
-    wait_for_api(&gw);
+    gw.wait_for_api();
 
     let tunnel = unique("wgapi");
     let (status, body) = gw.api(
@@ -113,7 +105,7 @@ fn provision_restart_disable_delete_through_the_api() {
     // Restart: the store brings the tunnel and the peer back; the client gets through.
     gw.stop("TERM");
     let gw = Gateway::spawn(&gw_ns, &config, &[]);
-    wait_for_api(&gw);
+    gw.wait_for_api();
     let (status, body) = gw.api(None, "GET", &format!("{peers}/{id}"), None);
     assert_eq!(status, 200, "{body}");
     let back = wait_for(Duration::from_secs(40), || {

@@ -4,6 +4,7 @@ use crate::cmd::{self, Outcome, wait_for};
 use crate::netns::Netns;
 use crate::stats::Stats;
 use crate::wg::{Dump, Keypair, socket_path};
+use serde_json::Value;
 use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -83,6 +84,8 @@ pub struct GatewayConfig {
     pub shards: Option<u32>,
     /// The API's address in the gateway's namespace; `None`: the default, 127.0.0.1:8080.
     pub api_listen: Option<String>,
+    /// Seconds between periodic reconcile passes; `None`: the default.
+    pub reconcile_interval: Option<u64>,
     pub tunnels: Vec<TunnelSpec>,
 }
 
@@ -104,6 +107,9 @@ impl GatewayConfig {
         }
         if let Some(shards) = self.shards {
             writeln!(t, "shards = {shards}").unwrap();
+        }
+        if let Some(interval) = self.reconcile_interval {
+            writeln!(t, "reconcile_interval = {interval}").unwrap();
         }
         writeln!(t, "\n[api]\ntokens = [{}]", quote(API_TOKEN)).unwrap();
         if let Some(listen) = &self.api_listen {
@@ -269,6 +275,44 @@ impl Gateway {
         self.call_api(listen, method, path, None).ok()
     }
 
+    /// `api` on the default address, expecting `status`: the answer, parsed.
+    pub fn json(&self, method: &str, path: &str, body: Option<&str>, status: u16) -> Value {
+        let (got, text) = self.api(None, method, path, body);
+        assert_eq!(got, status, "{method} {path}: {text}");
+        if text.is_empty() {
+            return Value::Null;
+        }
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{method} {path}: {e}: {text}"))
+    }
+
+    /// Waits (10 s at most) until the API reports tunnel `name` in `state` ("running",
+    /// "failed"); returns the tunnel as the API gave it.
+    pub fn wait_tunnel_state(&self, name: &str, state: &str) -> Value {
+        let path = format!("/v1/tunnels/{name}");
+        let mut last = String::new();
+        let reached = wait_for(Duration::from_secs(10), || {
+            let (status, body) = self.try_api(None, "GET", &path)?;
+            last = body;
+            let tunnel: Value = serde_json::from_str(&last).ok()?;
+            (status == 200 && tunnel["status"]["state"] == state).then_some(tunnel)
+        });
+        reached.unwrap_or_else(|| {
+            panic!(
+                "tunnel {name} not {state} within 10 s; last answer: {last}\n{}",
+                self.stderr()
+            )
+        })
+    }
+
+    /// Waits (10 s at most) until the API answers its health check.
+    pub fn wait_for_api(&self) {
+        let up = wait_for(Duration::from_secs(10), || {
+            self.try_api(None, "GET", "/v1/health")
+                .filter(|(s, _)| *s == 200)
+        });
+        assert!(up.is_some(), "API not up:\n{}", self.stderr());
+    }
+
     fn call_api(
         &self,
         listen: Option<&str>,
@@ -290,16 +334,17 @@ impl Gateway {
             "-H",
             &auth,
         ];
-        if let Some(body) = body {
+        // The body goes through stdin: a bulk request is larger than an argument may be.
+        if body.is_some() {
             args.extend([
                 "-H",
                 "Content-Type: application/json",
                 "--data-binary",
-                body,
+                "@-",
             ]);
         }
         args.extend(["-w", "\n%{http_code}", &url]);
-        let outcome = cmd::try_run(&args);
+        let outcome = cmd::try_run_cmd(&mut cmd::command(&args), body, cmd::TIMEOUT);
         if !outcome.success() {
             return Err(outcome.report());
         }
@@ -456,6 +501,7 @@ fn config_renders_as_toml() {
         state_dir: Some("/tmp/s".into()),
         shards: Some(2),
         api_listen: None,
+        reconcile_interval: None,
         tunnels: vec![tunnel],
     };
     let expected = r#"state_dir = "/tmp/s"

@@ -4,25 +4,21 @@
 //! (`tests/kernel-vm`): clients of both kinds reach a gateway whose data plane is the
 //! kernel's.
 
-use crate::cmd::wait_for;
 use crate::gateway::{Gateway, GatewayConfig, TunnelSpec};
 use crate::names::unique;
 use crate::netns::{self, Netns};
 use crate::ping::must_ping;
 use crate::topo::{CLIENT_PORT, GW_PORT, Site, SiteSpec};
 use crate::wg::Keypair;
-use std::time::Duration;
 
-fn kernel_has_wireguard(ns: &Netns) -> bool {
-    let probe = ns.try_run(&["ip", "link", "add", "wgprobe0", "type", "wireguard"]);
-    probe.success()
-}
+/// What the API reports of a linux-kernel tunnel on a kernel without the module.
+pub const NO_MODULE: &str = "this kernel has no WireGuard support; use backend";
 
 #[test]
 fn without_the_module_a_kernel_tunnel_fails_clearly_and_the_others_run() {
     let ns = Netns::new();
     assert!(
-        !kernel_has_wireguard(&ns),
+        !ns.has_kernel_wireguard(),
         "this test is for a kernel without WireGuard; the in_kernel_ tests cover one with it"
     );
     let user = TunnelSpec::new(
@@ -42,16 +38,9 @@ fn without_the_module_a_kernel_tunnel_fails_clearly_and_the_others_run() {
     let user_name = user.name.clone();
     let config = GatewayConfig::new(vec![user, kernel]);
     let gw = Gateway::spawn(&ns, &config, &[]);
-    let failed = wait_for(Duration::from_secs(10), || {
-        let (status, body) = gw.try_api(None, "GET", &format!("/v1/tunnels/{kernel_name}"))?;
-        (status == 200 && body.contains("\"failed\"")).then_some(body)
-    });
-    let body =
-        failed.unwrap_or_else(|| panic!("{kernel_name} not reported failed:\n{}", gw.stderr()));
-    assert!(
-        body.contains("this kernel has no WireGuard support; use backend"),
-        "{body}"
-    );
+    let failed = gw.wait_tunnel_state(&kernel_name, "failed");
+    let reason = failed["status"]["error"].as_str().unwrap_or_default();
+    assert!(reason.contains(NO_MODULE), "{failed}");
     let (_, user_body) = gw.api(None, "GET", &format!("/v1/tunnels/{user_name}"), None);
     assert!(user_body.contains("\"running\""), "{user_body}");
     assert!(
@@ -100,10 +89,9 @@ fn kernel_client(gw_ns: &Netns, link: u8, address: &str, gateway_key: &str) -> (
 fn in_kernel_gateway_serves_wireguard_go_and_kernel_clients() {
     let gw_ns = Netns::new();
     assert!(
-        kernel_has_wireguard(&gw_ns),
+        gw_ns.has_kernel_wireguard(),
         "this kernel has no WireGuard module"
     );
-    gw_ns.run(&["ip", "link", "del", "wgprobe0"]);
     let gw_keys = Keypair::generate();
     let go_site = Site::new(&gw_ns, &SiteSpec::hub(1, 11, &gw_keys.public));
     let (kernel_ns, kernel_keys) = kernel_client(&gw_ns, 2, "10.70.0.12/24", &gw_keys.public);
@@ -117,9 +105,7 @@ fn in_kernel_gateway_serves_wireguard_go_and_kernel_clients() {
     ));
     let gw = Gateway::start(&gw_ns, &GatewayConfig::new(vec![tunnel]), &[]);
     assert!(
-        gw_ns
-            .run(&["ip", "-d", "link", "show", &name])
-            .contains("wireguard"),
+        gw_ns.link_details(&name).contains("wireguard"),
         "the tunnel is a kernel WireGuard link"
     );
     must_ping(&go_site.ns, "10.70.0.1");

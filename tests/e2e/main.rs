@@ -28,6 +28,7 @@ mod wggo;
 
 // The tests.
 mod api_provisioning;
+mod backend_switch;
 mod bad_config;
 mod cli;
 mod hub;

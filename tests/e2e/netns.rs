@@ -61,6 +61,23 @@ impl Netns {
         cmd::try_run(&["ip", "-n", &self.name, "link", "show", "dev", name]).success()
     }
 
+    /// Whether this kernel can make a `wireguard` link (has the module); leaves none.
+    pub fn has_kernel_wireguard(&self) -> bool {
+        let made = self
+            .try_run(&["ip", "link", "add", "wgprobe0", "type", "wireguard"])
+            .success();
+        if made {
+            self.run(&["ip", "link", "del", "wgprobe0"]);
+        }
+        made
+    }
+
+    /// `ip -d link show dev <name>`: the link's details, its kind among them
+    /// ("wireguard", "tun").
+    pub fn link_details(&self, name: &str) -> String {
+        self.run(&["ip", "-d", "link", "show", "dev", name])
+    }
+
     /// The ids of the processes running in the namespace.
     pub fn pids(&self) -> Vec<u32> {
         cmd::exec(

@@ -49,7 +49,17 @@ pub fn ping_once(ns: &Netns, addr: &str, count: u32, interval: &str) -> PingResu
 
 /// Pings until one run of `count` packets is answered in full, for up to 10 s.
 pub fn try_ping(ns: &Netns, addr: &str, count: u32) -> Result<PingResult, PingResult> {
-    let deadline = Instant::now() + FIRST_CONTACT;
+    try_ping_within(ns, addr, count, FIRST_CONTACT)
+}
+
+/// `try_ping` for up to `within`.
+pub fn try_ping_within(
+    ns: &Netns,
+    addr: &str,
+    count: u32,
+    within: Duration,
+) -> Result<PingResult, PingResult> {
+    let deadline = Instant::now() + within;
     loop {
         let result = ping_once(ns, addr, count, "0.2");
         if result.transmitted == count && result.received == count {
@@ -72,9 +82,14 @@ pub fn ping(ns: &Netns, addr: &str, count: u32) -> bool {
 
 /// Panics unless `addr` answers 3 pings from `ns` within about 10 s.
 pub fn must_ping(ns: &Netns, addr: &str) {
-    if let Err(last) = try_ping(ns, addr, 3) {
+    must_ping_within(ns, addr, FIRST_CONTACT);
+}
+
+/// Panics unless `addr` answers 3 pings from `ns` within `within`.
+pub fn must_ping_within(ns: &Netns, addr: &str, within: Duration) {
+    if let Err(last) = try_ping_within(ns, addr, 3, within) {
         panic!(
-            "no complete ping reply from {addr} in netns {} within {FIRST_CONTACT:?}; last try:\n{}",
+            "no complete ping reply from {addr} in netns {} within {within:?}; last try:\n{}",
             ns.name(),
             last.output
         );

@@ -110,7 +110,9 @@ pub struct ConfiguredTunnel {
     pub public_endpoint: Option<String>,
     pub dns: Vec<String>,
     pub keep_private_keys: bool,
-    pub backend: String,
+    /// As the file names it; `None`: not named (the default on import, the stored
+    /// choice afterwards).
+    pub backend: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -244,10 +246,12 @@ impl Config {
                 path: origin.to_owned(),
                 source: Box::new(source),
             })?;
-            let backend = t.backend.clone().unwrap_or_else(|| "userspace".into());
-            if !wiregate_core::backend::KINDS.contains(&backend.as_str()) {
+            let backend = t.backend.clone();
+            if let Some(kind) = &backend
+                && !wiregate_core::backend::KINDS.contains(&kind.as_str())
+            {
                 return Err(fail(format!(
-                    "backend {backend:?} is not one of {:?}",
+                    "backend {kind:?} is not one of {:?}",
                     wiregate_core::backend::KINDS
                 )));
             }

@@ -1,6 +1,6 @@
 //! `wiregate serve`: the gateway. The store (SQLite in the state directory) is the source
 //! of truth; tunnels of the configuration file are imported into it the first time they
-//! are seen. The reconcile loop makes the backends match the store, and the REST API
+//! are seen (afterwards only their `backend` is taken from the file). The reconcile loop makes the backends match the store, and the REST API
 //! changes the store. Runs until SIGTERM or SIGINT.
 
 use crate::config::{Config, ConfiguredTunnel};
@@ -17,6 +17,7 @@ use wiregate_control::model::{PeerRecord, TunnelRecord, now};
 use wiregate_control::reconcile::Reconciler;
 use wiregate_control::store::cache::CachedStore;
 use wiregate_control::store::sqlite::SqliteStore;
+use wiregate_control::types::TunnelPatch;
 use wiregate_dataplane::UserspaceFactory;
 use wiregate_kernel::KernelFactory;
 
@@ -70,7 +71,7 @@ fn records(t: &ConfiguredTunnel) -> (TunnelRecord, Vec<PeerRecord>) {
         public_endpoint: t.public_endpoint.clone(),
         dns: t.dns.clone(),
         keep_private_keys: t.keep_private_keys,
-        backend: t.backend.clone(),
+        backend: t.backend.clone().unwrap_or_else(|| "userspace".into()),
         created_at: at,
         updated_at: at,
         fwmark: c.fwmark,
@@ -103,6 +104,29 @@ fn records(t: &ConfiguredTunnel) -> (TunnelRecord, Vec<PeerRecord>) {
         })
         .collect();
     (tunnel, peers)
+}
+
+/// The data plane is a property of the host, so a `backend` the file names wins over the
+/// stored one at every start: an operator switches a tunnel's backend by editing the file
+/// and restarting. Peers, keys and addresses stay as stored.
+fn switch_backend(control: &Control, name: &str, backend: Option<&str>) -> Result<(), String> {
+    let Some(backend) = backend else {
+        return Ok(());
+    };
+    let stored = control
+        .tunnel(name)
+        .map_err(|e| format!("tunnel {name}: {}", e.detail))?;
+    if stored.backend != backend {
+        tracing::info!(tunnel = %name, from = %stored.backend, to = backend, "backend switched by the configuration file");
+        let patch = TunnelPatch {
+            backend: Some(backend.to_owned()),
+            ..TunnelPatch::default()
+        };
+        control
+            .update_tunnel(name, patch)
+            .map_err(|e| format!("tunnel {name}: {}", e.detail))?;
+    }
+    Ok(())
 }
 
 /// Admin tokens: the file's, else `WIREGATE_API_TOKEN`, else the token file in the state
@@ -159,7 +183,8 @@ pub fn run(
         match control.import(record, peers) {
             Ok(true) => tracing::info!(tunnel = %name, "imported from the configuration file"),
             Ok(false) => {
-                tracing::info!(tunnel = %name, "kept as stored; its [[tunnel]] entry in the file applies only on first start")
+                tracing::info!(tunnel = %name, "kept as stored; its [[tunnel]] entry in the file applies only on first start, but for `backend`");
+                switch_backend(&control, &name, tunnel.backend.as_deref())?;
             }
             Err(e) => return Err(format!("tunnel {name}: {}", e.detail)),
         }
