@@ -14,7 +14,12 @@ use std::sync::{Arc, Mutex};
 use wiregate_core::{Backend, BackendFactory, TunnelConfig, TunnelState};
 
 enum Slot {
-    Running(Box<dyn Backend>),
+    /// `applied`: what the backend was last given. Drift is the data plane differing
+    /// from it (not from the store, which may hold a change still on its way).
+    Running {
+        backend: Box<dyn Backend>,
+        applied: TunnelConfig,
+    },
     Failed(String),
 }
 
@@ -115,7 +120,7 @@ impl Reconciler {
         // A tunnel whose backend was switched is torn down (its interface goes with it)
         // and created again on the new one: the interface name is the same, so the old
         // must be gone first.
-        if let Some(Slot::Running(backend)) = slots.get(name)
+        if let Some(Slot::Running { backend, .. }) = slots.get(name)
             && backend.kind() != record.backend
         {
             tracing::info!(
@@ -126,19 +131,23 @@ impl Reconciler {
             );
             slots.remove(name);
         }
-        match slots.get(name) {
-            Some(Slot::Running(backend)) => {
-                if periodic
-                    && let Ok(actual) = backend.state()
-                    && drifted(&desired, &actual)
-                {
-                    tracing::warn!(
-                        tunnel = name,
-                        "the data plane drifted from the store; repairing"
-                    );
+        match slots.get_mut(name) {
+            Some(Slot::Running { backend, applied }) => {
+                if periodic {
+                    match backend.state() {
+                        Ok(actual) if drifted(applied, &actual) => tracing::warn!(
+                            tunnel = name,
+                            "the data plane drifted from the store; repairing"
+                        ),
+                        Ok(_) => {}
+                        Err(e) => {
+                            tracing::warn!(tunnel = name, error = %e, "cannot read the data plane back")
+                        }
+                    }
                 }
-                if let Err(e) = backend.apply(&desired) {
-                    tracing::error!(tunnel = name, error = %e, "reconcile failed");
+                match backend.apply(&desired) {
+                    Ok(()) => *applied = desired,
+                    Err(e) => tracing::error!(tunnel = name, error = %e, "reconcile failed"),
                 }
             }
             // A tunnel that failed is retried on every pass: the cause may be gone.
@@ -151,7 +160,10 @@ impl Reconciler {
                             peers = desired.peers.len(),
                             "tunnel up"
                         );
-                        Slot::Running(backend)
+                        Slot::Running {
+                            backend,
+                            applied: desired,
+                        }
                     }
                     Err(e) => {
                         let was_failed = matches!(slots.get(name), Some(Slot::Failed(_)));
@@ -170,7 +182,7 @@ impl Reconciler {
     /// tunnel has no backend (yet).
     pub fn status(&self, name: &str) -> Option<Result<TunnelState, String>> {
         match self.slots().get(name)? {
-            Slot::Running(backend) => Some(backend.state().map_err(|e| e.to_string())),
+            Slot::Running { backend, .. } => Some(backend.state().map_err(|e| e.to_string())),
             Slot::Failed(reason) => Some(Err(reason.clone())),
         }
     }

@@ -266,18 +266,33 @@ impl Gateway {
         path: &str,
         body: Option<&str>,
     ) -> (u16, String) {
-        self.call_api(listen, method, path, body)
+        self.call_api(listen, method, path, body, cmd::TIMEOUT)
             .unwrap_or_else(|e| panic!("API call {method} {path} failed: {e}\n{}", self.stderr()))
     }
 
     /// `api` without a body, `None` while the API does not answer yet.
     pub fn try_api(&self, listen: Option<&str>, method: &str, path: &str) -> Option<(u16, String)> {
-        self.call_api(listen, method, path, None).ok()
+        self.call_api(listen, method, path, None, cmd::TIMEOUT).ok()
     }
 
     /// `api` on the default address, expecting `status`: the answer, parsed.
     pub fn json(&self, method: &str, path: &str, body: Option<&str>, status: u16) -> Value {
-        let (got, text) = self.api(None, method, path, body);
+        self.json_within(method, path, body, status, cmd::TIMEOUT)
+    }
+
+    /// `json` with a deadline of its own, for requests that take long (bulk ones, in an
+    /// emulated VM).
+    pub fn json_within(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+        status: u16,
+        within: Duration,
+    ) -> Value {
+        let (got, text) = self
+            .call_api(None, method, path, body, within)
+            .unwrap_or_else(|e| panic!("API call {method} {path} failed: {e}\n{}", self.stderr()));
         assert_eq!(got, status, "{method} {path}: {text}");
         if text.is_empty() {
             return Value::Null;
@@ -319,6 +334,7 @@ impl Gateway {
         method: &str,
         path: &str,
         body: Option<&str>,
+        within: Duration,
     ) -> Result<(u16, String), String> {
         let url = format!("http://{}{path}", listen.unwrap_or("127.0.0.1:8080"));
         let auth = format!("Authorization: Bearer {API_TOKEN}");
@@ -344,7 +360,7 @@ impl Gateway {
             ]);
         }
         args.extend(["-w", "\n%{http_code}", &url]);
-        let outcome = cmd::try_run_cmd(&mut cmd::command(&args), body, cmd::TIMEOUT);
+        let outcome = cmd::try_run_cmd(&mut cmd::command(&args), body, within);
         if !outcome.success() {
             return Err(outcome.report());
         }

@@ -51,7 +51,12 @@ fn without_the_module_a_kernel_tunnel_fails_clearly_and_the_others_run() {
 
 /// A kernel WireGuard client in a namespace of its own on underlay link `link`, at tunnel
 /// address `address` ("10.70.0.12/24"), whose one peer is the gateway.
-fn kernel_client(gw_ns: &Netns, link: u8, address: &str, gateway_key: &str) -> (Netns, Keypair) {
+pub fn kernel_client(
+    gw_ns: &Netns,
+    link: u8,
+    address: &str,
+    gateway_key: &str,
+) -> (Netns, Keypair) {
     let ns = Netns::new();
     netns::link(
         gw_ns,

@@ -14,6 +14,7 @@
 //! `WIREGATE_E2E_BIN=/path/to/wiregate` runs them against another build of the gateway.
 
 // The harness, one concern per module.
+mod agreement;
 mod cmd;
 mod gateway;
 mod iperf;
@@ -33,6 +34,7 @@ mod bad_config;
 mod cli;
 mod hub;
 mod integrity;
+mod kernel_api;
 mod kernel_backend;
 mod lifecycle;
 mod multi_tunnel;

@@ -123,10 +123,14 @@ secret_key!(PrivateKey, "Curve25519 private key");
 secret_key!(PresharedKey, "symmetric preshared key");
 
 impl PrivateKey {
-    /// A fresh key from the operating system's CSPRNG, clamped as Curve25519 requires.
+    /// A fresh key from the operating system's CSPRNG, clamped as `wg genkey` clamps
+    /// (x25519-dalek clamps only when it uses a key, not in the bytes it gives).
     pub fn generate() -> Self {
         let secret = x25519_dalek::StaticSecret::random_from_rng(rand::rngs::OsRng);
-        Self(secret.to_bytes())
+        let mut bytes = secret.to_bytes();
+        bytes[0] &= 248;
+        bytes[31] = (bytes[31] & 127) | 64;
+        Self(bytes)
     }
 
     pub fn public_key(&self) -> PublicKey {
@@ -147,6 +151,16 @@ impl PresharedKey {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn generated_keys_are_clamped() {
+        for _ in 0..64 {
+            let key = PrivateKey::generate();
+            let bytes = key.expose_bytes();
+            assert_eq!(bytes[0] & 7, 0);
+            assert_eq!(bytes[31] & 0xc0, 0x40);
+        }
+    }
 
     #[test]
     fn base64_and_hex_round_trip() {

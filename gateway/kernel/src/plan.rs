@@ -18,7 +18,7 @@ use netlink_packet_wireguard::{
     WireguardCmd, WireguardMessage, WireguardPeer, WireguardPeerAttribute, WireguardPeerFlags,
 };
 use std::collections::{BTreeSet, HashMap};
-use wiregate_core::{PeerConfig, TunnelConfig};
+use wiregate_core::{PeerConfig, PrivateKey, TunnelConfig};
 
 /// Attribute bytes per message: what `wg(8)` sends on systems with 8 KiB pages (it
 /// sends a page at most). The kernel takes larger ones, but one change must not need a
@@ -28,7 +28,11 @@ pub const MESSAGE_BUDGET: usize = 8192;
 /// The messages that turn `current` into `desired` (empty when they agree).
 pub fn plan(current: &KernelDevice, desired: &TunnelConfig) -> Vec<WireguardMessage> {
     let mut device = Vec::new();
-    if current.private_key.as_ref() != Some(&desired.private_key) {
+    // Compared by public key: the kernel keeps (and reports) the key clamped, and resets
+    // every session when it is given a key whose bytes differ, even a key that is the
+    // same Curve25519 key unclamped.
+    let identity = current.private_key.as_ref().map(PrivateKey::public_key);
+    if identity != Some(desired.private_key.public_key()) {
         let key = *desired.private_key.expose_bytes();
         device.push(WireguardAttribute::PrivateKey(key));
     }

@@ -176,3 +176,26 @@ fn device_settings_are_sent_when_they_differ() {
     assert!(a.contains(&WireguardAttribute::ListenPort(51820)));
     assert!(a.contains(&WireguardAttribute::Fwmark(51)));
 }
+
+#[test]
+fn the_same_key_clamped_is_no_change() {
+    // The kernel reports its key clamped; a key the store holds unclamped is the same
+    // key, and sending it would reset every session.
+    let mut desired = tunnel(vec![peer(1, 1)]);
+    let unclamped = [0xff; 32];
+    let mut clamped = unclamped;
+    clamped[0] &= 248;
+    clamped[31] = (clamped[31] & 127) | 64;
+    desired.private_key = PrivateKey::from_bytes(unclamped);
+    let mut have = as_dump(&plan(&KernelDevice::default(), &desired));
+    have.private_key = Some(PrivateKey::from_bytes(clamped));
+    have.listen_port = 51820;
+    assert!(plan(&have, &desired).is_empty(), "nothing to do");
+    desired.private_key = PrivateKey::from_bytes([9; 32]);
+    let messages = wire(&plan(&have, &desired));
+    assert!(
+        messages[0]
+            .attributes
+            .contains(&WireguardAttribute::PrivateKey([9; 32]))
+    );
+}
