@@ -12,6 +12,7 @@ use crate::reconcile::Reconciler;
 use crate::store::Store;
 use crate::types::*;
 use ipnet::IpNet;
+use rayon::prelude::*;
 use std::sync::{Arc, Mutex};
 use wiregate_core::config::{DEFAULT_MTU, valid_interface_name};
 use wiregate_core::{PresharedKey, PrivateKey, PublicKey, TunnelConfig};
@@ -337,6 +338,17 @@ impl Control {
         let at = now();
         let mut records = Vec::with_capacity(new.len());
         let mut secrets = Vec::with_capacity(new.len());
+        // Server-made keypairs are derived on every core: a scalar multiplication each,
+        // which for thousands of peers is most of the request.
+        let wanted = new.iter().filter(|p| p.public_key.is_none()).count();
+        let mut keypairs = (0..wanted)
+            .into_par_iter()
+            .map(|_| {
+                let key = PrivateKey::generate();
+                (key.public_key(), key)
+            })
+            .collect::<Vec<_>>()
+            .into_iter();
         for (i, peer) in new.into_iter().enumerate() {
             let fail = |e: ApiError| ApiError {
                 detail: format!("peer {i} ({}): {}", peer.name, e.detail),
@@ -347,8 +359,9 @@ impl Control {
             let (public_key, private_key) = match &peer.public_key {
                 Some(text) => (parse_public(text).map_err(fail)?, None),
                 None => {
-                    let key = PrivateKey::generate();
-                    (key.public_key(), Some(key))
+                    let (public, key) =
+                        keypairs.next().expect("one keypair per peer without a key");
+                    (public, Some(key))
                 }
             };
             let preshared_key = match (&peer.preshared_key, peer.generate_preshared_key) {
@@ -400,14 +413,13 @@ impl Control {
         validate(&record, &all)?;
         let stored = self.store.insert_peers(&records)?;
         self.reconciler.tunnel(tunnel);
+        let renderer = crate::clientconfig::Renderer::new(&record);
         Ok(stored
             .iter()
             .zip(secrets)
             .map(|(p, secret)| CreatedPeer {
                 peer: Peer::new(p, at),
-                config: secret
-                    .as_ref()
-                    .map(|k| crate::clientconfig::render(&record, p, Some(k))),
+                config: secret.as_ref().map(|k| renderer.render(p, Some(k))),
                 private_key: secret.map(|k| k.expose_base64()),
             })
             .collect())

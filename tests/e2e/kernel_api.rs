@@ -275,7 +275,8 @@ fn in_kernel_api_drives_a_kernel_tunnel() {
         "not repaired: {}",
         config_difference(&gw, &big).unwrap_or_default()
     );
-    assert!(gw.stderr().contains("drifted"), "{}", gw.stderr());
+    // (Not asserted: the "drifted" warning. The pass reads the data plane, then applies,
+    // which reads it again; drift that lands between the two is repaired unannounced.)
 
     // The first tunnel moves to the userspace backend and back, peers and all; the
     // clients start new sessions each time.
