@@ -55,6 +55,26 @@ impl Client {
             .map_err(|e| e.to_string())
     }
 
+    /// GET `url` (anywhere, no token) expecting `200 OK`: the body as text.
+    pub fn text(&self, url: &str) -> Result<String, String> {
+        let mut response = self
+            .agent
+            .get(url)
+            .call()
+            .map_err(|e| format!("GET {url}: {e}"))?;
+        let status = response.status().as_u16();
+        let text = response
+            .body_mut()
+            .with_config()
+            .limit(MAX_ANSWER)
+            .read_to_string()
+            .map_err(|e| format!("GET {url}: reading the answer: {e}"))?;
+        if status != 200 {
+            return Err(format!("GET {url}: {status}: {text}"));
+        }
+        Ok(text)
+    }
+
     pub fn get(&self, path: &str) -> Result<Value, String> {
         let answer = self
             .agent

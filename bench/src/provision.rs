@@ -19,6 +19,10 @@ use std::time::{Duration, Instant};
 const MAX_BULK: usize = 10_000;
 /// Page size of the listing: the API's largest.
 const PAGE: usize = 1000;
+/// The gateway's metrics (the default address, in the benchmark's namespace).
+const METRICS: &str = "127.0.0.1:9586";
+/// Scrapes timed.
+const SCRAPES: usize = 20;
 /// How long the gateway is watched idle, to see what the periodic reconcile costs.
 const IDLE: Duration = Duration::from_secs(30);
 
@@ -191,6 +195,28 @@ fn list(api: &Client, tunnel: Tunnel) -> Result<(Vec<Value>, usize, Vec<Duration
     }
 }
 
+/// `SCRAPES` scrapes of `/metrics`, each timed; each must carry a series for every one of
+/// the `carried` peers (the default `peer_series = "all"`).
+fn scrape(api: &Client, carried: usize) -> Result<((), usize, Vec<Duration>), String> {
+    let url = format!("http://{METRICS}/metrics");
+    let mut latencies = Vec::with_capacity(SCRAPES);
+    for _ in 0..SCRAPES {
+        let sent = Instant::now();
+        let text = api.text(&url)?;
+        latencies.push(sent.elapsed());
+        let series = text
+            .lines()
+            .filter(|l| l.starts_with("wireguard_sent_bytes_total{"))
+            .count();
+        if series != carried {
+            return Err(format!(
+                "a scrape has {series} peers' series, expected {carried}"
+            ));
+        }
+    }
+    Ok(((), carried, latencies))
+}
+
 /// The data plane must carry what was created (disabled peers: nothing), and every
 /// tunnel must be running: figures of a failed tunnel would leave out the data plane.
 fn check_tunnels(api: &Client, gw: &Gateway, expected: &[(Tunnel, usize)]) -> Result<(), String> {
@@ -276,6 +302,10 @@ fn measure(gw: &Gateway, o: &Options) -> Result<Report, String> {
             (Tunnel::BulkServerKeys, n),
         ],
     )?;
+
+    let carried = 2 * n + m;
+    let (_, p) = phase(gw, "scrape /metrics", || scrape(&api, carried))?;
+    phases.push(p);
 
     let (_, p) = phase(gw, "idle 30 s (periodic reconcile)", || {
         std::thread::sleep(IDLE);

@@ -4,6 +4,7 @@
 use crate::auth::{Access, Tokens};
 use crate::control::Control;
 use crate::error::{ApiError, Problem};
+use crate::metrics::ApiMetrics;
 use crate::types::*;
 use axum::extract::{FromRequest, FromRequestParts, Request, State};
 use axum::http::{StatusCode, header};
@@ -24,6 +25,8 @@ pub const MAX_BULK: usize = 10_000;
 pub struct AppState {
     pub control: Arc<Control>,
     pub tokens: Arc<Tokens>,
+    /// Request counts and latencies (registered with the metrics by the daemon).
+    pub metrics: ApiMetrics,
 }
 
 /// A JSON body whose rejections (bad JSON, unknown field, too large) are problem+json.
@@ -381,9 +384,14 @@ pub fn router(state: AppState) -> Router {
             get(peer_config_png),
         )
         .route_layer(middleware::from_fn_with_state(state.clone(), authorize));
+    let metrics = state.metrics.clone();
     Router::new()
         .route("/v1/health", get(health))
         .merge(protected)
+        .route_layer(middleware::from_fn(move |request, next| {
+            let metrics = metrics.clone();
+            async move { metrics.track(request, next).await }
+        }))
         .fallback(not_found)
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .with_state(state)

@@ -8,6 +8,7 @@ pub mod clientconfig;
 pub mod control;
 pub mod error;
 pub mod ipam;
+pub mod metrics;
 pub mod model;
 pub mod qr;
 pub mod reconcile;

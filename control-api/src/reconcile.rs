@@ -7,11 +7,12 @@
 //!
 //! Calls block (backends configure interfaces): run them off the async runtime.
 
+use crate::metrics::ReconcileMetrics;
 use crate::model::now;
 use crate::store::Store;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
-use wiregate_core::{Backend, BackendFactory, TunnelConfig, TunnelState};
+use wiregate_core::{Backend, BackendFactory, DataPlaneStats, TunnelConfig, TunnelState};
 
 enum Slot {
     /// `applied`: what the backend was last given. Drift is the data plane differing
@@ -28,6 +29,17 @@ pub struct Reconciler {
     factory: Box<dyn BackendFactory>,
     /// Backends by tunnel name. Held for a whole pass: passes do not interleave.
     slots: Mutex<HashMap<String, Slot>>,
+    metrics: ReconcileMetrics,
+}
+
+/// One tunnel as a scrape sees it.
+#[derive(Debug)]
+pub struct Observed {
+    pub name: String,
+    /// The backend it runs on, or (failed) the one it should.
+    pub backend: String,
+    /// Its state and data-plane counters, or why it is not running.
+    pub state: Result<(TunnelState, Option<DataPlaneStats>), String>,
 }
 
 impl std::fmt::Debug for Reconciler {
@@ -67,7 +79,12 @@ impl Reconciler {
             store,
             factory,
             slots: Mutex::new(HashMap::new()),
+            metrics: ReconcileMetrics::default(),
         }
+    }
+
+    pub fn metrics(&self) -> &ReconcileMetrics {
+        &self.metrics
     }
 
     fn slots(&self) -> std::sync::MutexGuard<'_, HashMap<String, Slot>> {
@@ -95,6 +112,7 @@ impl Reconciler {
         for name in stale.iter().chain(&names) {
             self.reconcile(&mut slots, name, true);
         }
+        self.metrics.passes.inc();
     }
 
     fn reconcile(&self, slots: &mut HashMap<String, Slot>, name: &str, periodic: bool) {
@@ -107,6 +125,7 @@ impl Reconciler {
         let Some(record) = record else {
             if slots.remove(name).is_some() {
                 tracing::info!(tunnel = name, "tunnel removed");
+                self.metrics.forget(name);
             }
             return;
         };
@@ -135,10 +154,13 @@ impl Reconciler {
             Some(Slot::Running { backend, applied }) => {
                 if periodic {
                     match backend.state() {
-                        Ok(actual) if drifted(applied, &actual) => tracing::warn!(
-                            tunnel = name,
-                            "the data plane drifted from the store; repairing"
-                        ),
+                        Ok(actual) if drifted(applied, &actual) => {
+                            tracing::warn!(
+                                tunnel = name,
+                                "the data plane drifted from the store; repairing"
+                            );
+                            self.metrics.drift_repaired.with_label_values(&[name]).inc();
+                        }
                         Ok(_) => {}
                         Err(e) => {
                             tracing::warn!(tunnel = name, error = %e, "cannot read the data plane back")
@@ -147,11 +169,15 @@ impl Reconciler {
                 }
                 match backend.apply(&desired) {
                     Ok(()) => *applied = desired,
-                    Err(e) => tracing::error!(tunnel = name, error = %e, "reconcile failed"),
+                    Err(e) => {
+                        tracing::error!(tunnel = name, error = %e, "reconcile failed");
+                        self.metrics.failures.with_label_values(&[name]).inc();
+                    }
                 }
             }
             // A tunnel that failed is retried on every pass: the cause may be gone.
             Some(Slot::Failed(_)) | None => {
+                self.metrics.know(name);
                 let slot = match self.factory.create(&record.backend, &desired) {
                     Ok(backend) => {
                         tracing::info!(
@@ -166,6 +192,7 @@ impl Reconciler {
                         }
                     }
                     Err(e) => {
+                        self.metrics.failures.with_label_values(&[name]).inc();
                         let was_failed = matches!(slots.get(name), Some(Slot::Failed(_)));
                         if !was_failed {
                             tracing::error!(tunnel = name, error = %e, "tunnel failed");
@@ -185,6 +212,39 @@ impl Reconciler {
             Slot::Running { backend, .. } => Some(backend.state().map_err(|e| e.to_string())),
             Slot::Failed(reason) => Some(Err(reason.clone())),
         }
+    }
+
+    /// Every tunnel the store holds, as its backend reports it now (for metrics).
+    pub fn observe(&self) -> Vec<Observed> {
+        let records = match self.store.tunnels() {
+            Ok(records) => records,
+            Err(e) => {
+                tracing::error!(error = %e, "metrics: cannot read the store");
+                return Vec::new();
+            }
+        };
+        let slots = self.slots();
+        records
+            .into_iter()
+            .map(|record| {
+                let (backend, state) = match slots.get(&record.name) {
+                    Some(Slot::Running { backend, .. }) => (
+                        backend.kind().to_owned(),
+                        backend
+                            .state()
+                            .map(|s| (s, backend.data_plane_stats()))
+                            .map_err(|e| e.to_string()),
+                    ),
+                    Some(Slot::Failed(reason)) => (record.backend, Err(reason.clone())),
+                    None => (record.backend, Err("not started yet".to_owned())),
+                };
+                Observed {
+                    name: record.name,
+                    backend,
+                    state,
+                }
+            })
+            .collect()
     }
 
     /// Drops every backend (their interfaces go with them).

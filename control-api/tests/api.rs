@@ -49,7 +49,11 @@ fn open(db: PathBuf, dir: tempfile::TempDir) -> Api {
     let control = Arc::new(Control::new(store, reconciler.clone()));
     let tokens = Arc::new(Tokens::new(vec![ADMIN.into()], vec![READER.into()]));
     Api {
-        router: router(AppState { control, tokens }),
+        router: router(AppState {
+            control,
+            tokens,
+            metrics: Default::default(),
+        }),
         reconciler,
         db,
         _dir: dir,

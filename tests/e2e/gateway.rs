@@ -86,6 +86,10 @@ pub struct GatewayConfig {
     pub api_listen: Option<String>,
     /// Seconds between periodic reconcile passes; `None`: the default.
     pub reconcile_interval: Option<u64>,
+    /// `[metrics] peer_series` ("all", "none", "top:N"); `None`: the default.
+    pub peer_series: Option<String>,
+    /// `[metrics] listen`; `None`: the default, 127.0.0.1:9586.
+    pub metrics_listen: Option<String>,
     pub tunnels: Vec<TunnelSpec>,
 }
 
@@ -113,6 +117,15 @@ impl GatewayConfig {
         }
         writeln!(t, "\n[api]\ntokens = [{}]", quote(API_TOKEN)).unwrap();
         if let Some(listen) = &self.api_listen {
+            writeln!(t, "listen = {}", quote(listen)).unwrap();
+        }
+        if self.peer_series.is_some() || self.metrics_listen.is_some() {
+            writeln!(t, "\n[metrics]").unwrap();
+        }
+        if let Some(series) = &self.peer_series {
+            writeln!(t, "peer_series = {}", quote(series)).unwrap();
+        }
+        if let Some(listen) = &self.metrics_listen {
             writeln!(t, "listen = {}", quote(listen)).unwrap();
         }
         for tunnel in &self.tunnels {
@@ -518,6 +531,8 @@ fn config_renders_as_toml() {
         shards: Some(2),
         api_listen: None,
         reconcile_interval: None,
+        peer_series: None,
+        metrics_listen: None,
         tunnels: vec![tunnel],
     };
     let expected = r#"state_dir = "/tmp/s"

@@ -16,12 +16,19 @@ pub struct PingResult {
 
 /// One run of `ping -c <count> -i <interval> -W 1 -q <addr>` in `ns`.
 pub fn ping_once(ns: &Netns, addr: &str, count: u32, interval: &str) -> PingResult {
+    ping_sized(ns, addr, count, interval, 56)
+}
+
+/// `ping_once` with `size` bytes of ICMP payload (`-s`; the IP packet is 28 more).
+pub fn ping_sized(ns: &Netns, addr: &str, count: u32, interval: &str, size: u32) -> PingResult {
     let outcome = ns.try_run(&[
         "ping",
         "-c",
         &count.to_string(),
         "-i",
         interval,
+        "-s",
+        &size.to_string(),
         "-W",
         "1",
         "-q",

@@ -43,13 +43,15 @@ fn a_second_gateway_cannot_share_a_port() {
     );
     let _gw = Gateway::start(&ns, &GatewayConfig::new(vec![first]), &[]);
 
-    // A second gateway process (its API elsewhere) whose one tunnel wants the same port:
+    // A second gateway process (its API and metrics elsewhere) whose one tunnel wants the
+    // same port:
     // that tunnel fails and says why; the process keeps serving its API.
     let name = unique("wgb");
     let second = TunnelSpec::new(&name, GW_PORT, &Keypair::generate(), &["10.71.0.1/24"]);
     let listen = "127.0.0.1:8081";
     let mut config = GatewayConfig::new(vec![second]);
     config.api_listen = Some(listen.into());
+    config.metrics_listen = Some("127.0.0.1:9587".into());
     let gw2 = Gateway::spawn(&ns, &config, &[]);
     let failed = wait_for(Duration::from_secs(10), || {
         let (status, body) = gw2.try_api(Some(listen), "GET", &format!("/v1/tunnels/{name}"))?;

@@ -71,6 +71,10 @@ pub trait Backend: Send + Sync {
     fn apply(&self, desired: &TunnelConfig) -> Result<(), BackendError>;
     /// The tunnel as the data plane sees it now.
     fn state(&self) -> Result<TunnelState, BackendError>;
+    /// The data plane's own counters, for metrics; `None` where it keeps none.
+    fn data_plane_stats(&self) -> Option<crate::DataPlaneStats> {
+        None
+    }
 }
 
 /// Creates a tunnel's backend (its interface and data plane) from its first configuration.

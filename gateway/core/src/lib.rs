@@ -8,9 +8,11 @@
 
 pub mod backend;
 pub mod config;
+pub mod dataplane_stats;
 pub mod key;
 pub mod protocol;
 
 pub use backend::{Backend, BackendError, BackendFactory, PeerState, TunnelState};
 pub use config::{ConfigError, PeerConfig, TunnelConfig};
+pub use dataplane_stats::{DataPlaneStats, ShardLoad};
 pub use key::{KeyError, PresharedKey, PrivateKey, PublicKey};

@@ -8,12 +8,15 @@ use serde::Deserialize;
 use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use wiregate_control::metrics::PeerSeries;
 use wiregate_core::config::DEFAULT_MTU;
 use wiregate_core::{ConfigError, PeerConfig, PresharedKey, PrivateKey, PublicKey, TunnelConfig};
 
 pub const DEFAULT_STATE_DIR: &str = "/var/lib/wiregate";
 /// The API listens on loopback unless told otherwise.
 pub const DEFAULT_API_LISTEN: &str = "127.0.0.1:8080";
+/// Metrics on loopback, on the port WireGuard exporters use, unless told otherwise.
+pub const DEFAULT_METRICS_LISTEN: &str = "127.0.0.1:9586";
 /// Seconds between full reconcile passes (expiry, drift repair).
 pub const DEFAULT_RECONCILE_INTERVAL: u64 = 10;
 
@@ -34,6 +37,8 @@ struct FileConfig {
     reconcile_interval: Option<u64>,
     #[serde(default)]
     api: FileApi,
+    #[serde(default)]
+    metrics: FileMetrics,
     #[serde(default, rename = "tunnel")]
     tunnels: Vec<FileTunnel>,
 }
@@ -47,6 +52,16 @@ struct FileApi {
     tokens: Vec<String>,
     #[serde(default)]
     read_only_tokens: Vec<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileMetrics {
+    /// Default true.
+    enabled: Option<bool>,
+    listen: Option<SocketAddr>,
+    /// "all" (default), "none", or "top:N".
+    peer_series: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -92,7 +107,15 @@ pub struct Config {
     pub shards: Option<usize>,
     pub reconcile_interval: u64,
     pub api: ApiConfig,
+    pub metrics: MetricsConfig,
     pub tunnels: Vec<ConfiguredTunnel>,
+}
+
+#[derive(Debug)]
+pub struct MetricsConfig {
+    /// `None`: no metrics listener.
+    pub listen: Option<SocketAddr>,
+    pub peer_series: PeerSeries,
 }
 
 #[derive(Debug)]
@@ -292,6 +315,29 @@ impl Config {
                 message: "API tokens must be at least 16 characters".into(),
             });
         }
+        let metrics = MetricsConfig {
+            listen: file.metrics.enabled.unwrap_or(true).then(|| {
+                file.metrics
+                    .listen
+                    .unwrap_or_else(|| DEFAULT_METRICS_LISTEN.parse().expect("valid default"))
+            }),
+            peer_series: match &file.metrics.peer_series {
+                Some(text) => text.parse().map_err(|message| Error::Parse {
+                    path: origin.to_owned(),
+                    message: format!("[metrics] {message}"),
+                })?,
+                None => PeerSeries::default(),
+            },
+        };
+        if metrics.listen == Some(api.listen) {
+            return Err(Error::Parse {
+                path: origin.to_owned(),
+                message: format!(
+                    "[metrics] listen {} is the API's address; give it one of its own",
+                    api.listen
+                ),
+            });
+        }
         Ok(Config {
             state_dir,
             shards: file.shards,
@@ -299,6 +345,7 @@ impl Config {
                 .reconcile_interval
                 .unwrap_or(DEFAULT_RECONCILE_INTERVAL),
             api,
+            metrics,
             tunnels,
         })
     }
@@ -351,6 +398,26 @@ mod tests {
         assert_eq!(wg0.mtu, 1380);
         assert_eq!(wg0.peers[0].persistent_keepalive, Some(25));
         assert_eq!(config.tunnels[1].config.mtu, DEFAULT_MTU);
+    }
+
+    #[test]
+    fn metrics_default_on_loopback_and_are_checked() {
+        let config = parse("").unwrap();
+        assert_eq!(
+            config.metrics.listen,
+            Some(DEFAULT_METRICS_LISTEN.parse().unwrap())
+        );
+        assert_eq!(config.metrics.peer_series, PeerSeries::All);
+        let config = parse("[metrics]\nenabled = false").unwrap();
+        assert_eq!(config.metrics.listen, None);
+        let config = parse("[metrics]\npeer_series = \"top:50\"").unwrap();
+        assert_eq!(config.metrics.peer_series, PeerSeries::Top(50));
+        assert!(error("[metrics]\npeer_series = \"some\"").contains("peer_series \"some\""));
+        assert!(
+            error("[api]\nlisten = \"127.0.0.1:9586\"").contains("is the API's address"),
+            "the default metrics address taken by the API"
+        );
+        assert!(error("[metrics]\nport = 1").contains("unknown field `port`"));
     }
 
     #[test]

@@ -7,6 +7,7 @@ mod cli;
 mod config;
 mod dropin;
 mod keyfile;
+mod metrics_listener;
 mod serve;
 mod signals;
 

@@ -5,6 +5,7 @@
 
 use crate::config::{Config, ConfiguredTunnel};
 use crate::keyfile;
+use crate::metrics_listener;
 use ipnet::IpNet;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::Path;
@@ -13,8 +14,10 @@ use std::time::Duration;
 use wiregate_control::api::AppState;
 use wiregate_control::auth::{self, Tokens};
 use wiregate_control::control::Control;
+use wiregate_control::metrics::ApiMetrics;
 use wiregate_control::model::{PeerRecord, TunnelRecord, now};
 use wiregate_control::reconcile::Reconciler;
+use wiregate_control::store::Store;
 use wiregate_control::store::cache::CachedStore;
 use wiregate_control::store::sqlite::SqliteStore;
 use wiregate_control::types::TunnelPatch;
@@ -176,7 +179,8 @@ pub fn run(
             other: UserspaceFactory { shards },
         }),
     ));
-    let control = Arc::new(Control::new(store, reconciler.clone()));
+    let store: Arc<dyn Store> = store;
+    let control = Arc::new(Control::new(store.clone(), reconciler.clone()));
     for tunnel in &config.tunnels {
         let (record, peers) = records(tunnel);
         let name = record.name.clone();
@@ -202,13 +206,23 @@ pub fn run(
         .map_err(|e| format!("API on {}: {e}", config.api.listen))?;
     tracing::info!(listen = %config.api.listen, shards, "wiregate is serving");
 
+    let api_metrics = ApiMetrics::default();
+    let (stopping, stopped) = tokio::sync::watch::channel(false);
+    let metrics = metrics_listener::start(
+        &runtime,
+        &config.metrics,
+        reconciler.clone(),
+        store.clone(),
+        &api_metrics,
+        stopped.clone(),
+    )?;
+
     let stop = Arc::new(Stop::default());
-    let shutdown = Arc::new(tokio::sync::Notify::new());
     {
-        let (stop, shutdown) = (stop.clone(), shutdown.clone());
+        let stop = stop.clone();
         crate::signals::on_termination(move || {
             stop.stop();
-            shutdown.notify_one();
+            let _ = stopping.send(true);
         })
         .map_err(|e| format!("installing signal handlers: {e}"))?;
     }
@@ -228,10 +242,18 @@ pub fn run(
     let state = AppState {
         control,
         tokens: Arc::new(tokens),
+        metrics: api_metrics,
     };
-    let served = runtime.block_on(wiregate_control::api::serve(listener, state, async move {
-        shutdown.notified().await;
-    }));
+    let served = runtime.block_on(wiregate_control::api::serve(
+        listener,
+        state,
+        metrics_listener::until_stopped(stopped),
+    ));
+    if let Some(task) = metrics
+        && let Ok(Err(e)) = runtime.block_on(task)
+    {
+        tracing::error!(error = %e, "metrics listener");
+    }
     stop.stop();
     let _ = periodic.join();
     reconciler.shutdown();

@@ -4,9 +4,13 @@
 
 use crate::device::{Device, DeviceConfig, DeviceError};
 use crate::netconf;
+use crate::stats::ShardCounters;
 use crate::uapi_server::UapiServer;
 use std::sync::{Arc, Mutex};
-use wiregate_core::{Backend, BackendError, BackendFactory, PeerState, TunnelConfig, TunnelState};
+use wiregate_core::{
+    Backend, BackendError, BackendFactory, DataPlaneStats, PeerState, ShardLoad, TunnelConfig,
+    TunnelState,
+};
 
 #[derive(Debug)]
 pub struct UserspaceTunnel {
@@ -68,6 +72,13 @@ impl Backend for UserspaceTunnel {
         Ok(())
     }
 
+    fn data_plane_stats(&self) -> Option<DataPlaneStats> {
+        Some(data_plane_stats(
+            &self.device.shard_counters(),
+            self.device.under_load(),
+        ))
+    }
+
     fn state(&self) -> Result<TunnelState, BackendError> {
         let report = self.device.report();
         let public_key = report
@@ -94,6 +105,36 @@ impl Backend for UserspaceTunnel {
                 })
                 .collect(),
         })
+    }
+}
+
+/// The shard counters as the control plane's metrics read them.
+fn data_plane_stats(shards: &[ShardCounters], under_load: bool) -> DataPlaneStats {
+    let mut total = ShardCounters::default();
+    for shard in shards {
+        total.add(shard);
+    }
+    let drops = total
+        .fields()
+        .into_iter()
+        .filter_map(|(name, value)| name.strip_prefix("drop_").map(|reason| (reason, value)))
+        .collect();
+    DataPlaneStats {
+        handshakes_completed: total.handshakes,
+        handshake_initiations_received: total.handshake_initiations,
+        cookie_replies_sent: total.cookie_replies,
+        under_load,
+        drops,
+        shards: shards
+            .iter()
+            .map(|s| ShardLoad {
+                peers: s.peers,
+                rx_packets: s.rx_data_packets,
+                rx_bytes: s.rx_bytes,
+                tx_packets: s.tx_data_packets,
+                tx_bytes: s.tx_bytes,
+            })
+            .collect(),
     }
 }
 

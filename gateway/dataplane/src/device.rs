@@ -461,6 +461,12 @@ impl Device {
         self.stats.iter().map(|s| s.snapshot()).collect()
     }
 
+    /// Whether any shard answers initiations with cookies now.
+    pub fn under_load(&self) -> bool {
+        let now = std::time::SystemTime::now();
+        self.stats.iter().any(|s| s.under_load(now))
+    }
+
     /// Why the device stopped, if it has.
     pub fn stopped(&self) -> Option<String> {
         self.lifecycle

@@ -21,7 +21,7 @@ pub(crate) const QUEUE_CAPACITY: usize = 4096;
 /// Queue length at which a shard is under load (the kernel's: an eighth).
 const UNDER_LOAD_LENGTH: usize = QUEUE_CAPACITY / 8;
 /// How long a shard stays under load after its queue was that long (the kernel's).
-const UNDER_LOAD_AFTER: Duration = Duration::from_secs(1);
+pub(crate) const UNDER_LOAD_AFTER: Duration = Duration::from_secs(1);
 /// Initiations opened between two batches of data (tunable).
 pub(crate) const BUDGET: usize = 64;
 

@@ -122,14 +122,20 @@ impl Shard {
         let Some(identity) = routing.identity.as_ref() else {
             return bump(&self.stats.drop_unknown_peer, 1);
         };
-        let checker = if self.handshakes.under_load(Instant::now()) {
+        let under_load = self.handshakes.under_load(Instant::now());
+        let checker = if under_load {
+            // Published for metrics: rare (only under load) and one store.
+            self.stats
+                .set_under_load_until(SystemTime::now() + handshake::UNDER_LOAD_AFTER);
             &identity.cookie
         } else {
             &*identity.mac1
         };
         match checker.verify_packet(Some(from.ip()), data, &mut self.scratch) {
             Ok(Packet::HandshakeInit(_)) => {
-                if !self.handshakes.push(from, data) {
+                if self.handshakes.push(from, data) {
+                    bump(&self.stats.handshake_initiations, 1);
+                } else {
                     bump(&self.stats.drop_queue_full, 1);
                 }
             }
@@ -138,7 +144,8 @@ impl Shard {
                 bump(&self.stats.cookie_replies, 1);
                 self.out.push(from, cookie, &self.udp, &self.stats);
             }
-            Err(_) => bump(&self.stats.drop_decrypt, 1),
+            Err(TunnResult::Err(e)) => count_error(&self.stats, &e),
+            Err(_) => bump(&self.stats.drop_bad_mac, 1),
         }
     }
 
@@ -163,7 +170,7 @@ impl Shard {
                     Some(&owner) => self.route_datagram(owner, pending.from, &pending.data),
                     None => bump(&self.stats.drop_unknown_peer, 1),
                 },
-                Err(_) => bump(&self.stats.drop_decrypt, 1),
+                Err(e) => count_error(&self.stats, &e),
             }
         }
         self.flush();
@@ -264,6 +271,8 @@ fn count_error(stats: &crate::stats::ShardStats, e: &WireGuardError) {
     let counter = match e {
         NoCurrentSession | WrongIndex | UnexpectedPacket => &stats.drop_unknown_index,
         InvalidPacket | IncorrectPacketLength | WrongPacketType => &stats.drop_malformed,
+        InvalidMac | InvalidAeadTag => &stats.drop_bad_mac,
+        DuplicateCounter | InvalidCounter | WrongTai64nTimestamp => &stats.drop_replay,
         _ => &stats.drop_decrypt,
     };
     bump(counter, 1);

@@ -13,6 +13,9 @@ macro_rules! counters {
         #[derive(Debug, Default)]
         pub struct ShardStats {
             $(#[$doc] pub $name: AtomicU64,)*
+            /// Unix milliseconds until which the shard answers initiations with cookies
+            /// (a deadline, not a counter: it is not in the snapshots).
+            under_load_until_ms: AtomicU64,
         }
 
         /// A point-in-time copy of a [`ShardStats`], or a sum of several.
@@ -60,6 +63,8 @@ counters! {
     misdirected,
     /// Handshakes completed (either side initiated).
     handshakes,
+    /// Initiations from peers that passed their MAC check and were queued.
+    handshake_initiations,
     /// Cookie replies sent because the tunnel was under load.
     cookie_replies,
     /// Batched UDP sends (one sendmsg with GSO, or one plain send).
@@ -70,7 +75,11 @@ counters! {
     drop_unknown_peer,
     /// Decrypted packets whose source address is not among the peer's allowed IPs.
     drop_allowed_ips,
-    /// Datagrams that failed authentication, replay or timestamp checks.
+    /// Datagrams whose MAC or authentication tag is wrong (forged, corrupted, or keyed for another).
+    drop_bad_mac,
+    /// Replayed datagrams: a counter already seen or too old, an initiation's timestamp not newer than the last.
+    drop_replay,
+    /// Datagrams that failed decryption otherwise (no session for the key, an expired session, a malformed timestamp).
     drop_decrypt,
     /// Datagrams and TUN packets that are not well-formed.
     drop_malformed,
@@ -82,6 +91,27 @@ counters! {
     drop_queue_full,
     /// Packets that could not be written to the TUN device or the socket.
     drop_io,
+}
+
+impl ShardStats {
+    /// Notes that the shard is under load until `until`.
+    pub fn set_under_load_until(&self, until: SystemTime) {
+        let ms = until
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_millis();
+        self.under_load_until_ms
+            .store(u64::try_from(ms).unwrap_or(u64::MAX), Relaxed);
+    }
+
+    /// Whether the shard is under load at `now`.
+    pub fn under_load(&self, now: SystemTime) -> bool {
+        let now_ms = now
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_millis();
+        u128::from(self.under_load_until_ms.load(Relaxed)) > now_ms
+    }
 }
 
 /// What the control plane reads of one peer; written by the peer's shard.
