@@ -247,6 +247,12 @@ impl Reconciler {
             .collect()
     }
 
+    /// Returns once a pass could start: at once when none runs, when it ends if one does,
+    /// never if one is stuck. What a watchdog waits for before it says the daemon lives.
+    pub fn wait_until_idle(&self) {
+        drop(self.slots());
+    }
+
     /// Drops every backend (their interfaces go with them).
     pub fn shutdown(&self) {
         self.slots().clear();

@@ -90,6 +90,8 @@ pub struct GatewayConfig {
     pub peer_series: Option<String>,
     /// `[metrics] listen`; `None`: the default, 127.0.0.1:9586.
     pub metrics_listen: Option<String>,
+    /// Environment for the process, beyond the test's own (not part of the file).
+    pub env: Vec<(String, String)>,
     pub tunnels: Vec<TunnelSpec>,
 }
 
@@ -220,6 +222,7 @@ impl Gateway {
             .arg(&config_path)
             .args(args)
             .env("RUST_BACKTRACE", "1")
+            .envs(config.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(stderr.try_clone().expect("stderr log"))
             .stderr(stderr)
@@ -533,6 +536,7 @@ fn config_renders_as_toml() {
         reconcile_interval: None,
         peer_series: None,
         metrics_listen: None,
+        env: Vec::new(),
         tunnels: vec![tunnel],
     };
     let expected = r#"state_dir = "/tmp/s"

@@ -43,6 +43,7 @@ mod multi_tunnel;
 mod roaming;
 mod shards;
 mod sockets;
+mod systemd_notify;
 mod throughput;
 mod timers;
 mod underlay_v6;

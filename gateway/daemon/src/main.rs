@@ -10,6 +10,7 @@ mod keyfile;
 mod metrics_listener;
 mod serve;
 mod signals;
+mod systemd;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;

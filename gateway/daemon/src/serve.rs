@@ -6,6 +6,7 @@
 use crate::config::{Config, ConfiguredTunnel};
 use crate::keyfile;
 use crate::metrics_listener;
+use crate::systemd;
 use ipnet::IpNet;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::Path;
@@ -221,6 +222,7 @@ pub fn run(
     {
         let stop = stop.clone();
         crate::signals::on_termination(move || {
+            systemd::stopping();
             stop.stop();
             let _ = stopping.send(true);
         })
@@ -244,6 +246,12 @@ pub fn run(
         tokens: Arc::new(tokens),
         metrics: api_metrics,
     };
+    // Tunnels were brought up by the first pass above; the API and metrics listen.
+    systemd::ready(&format!("serving; API on {}", config.api.listen));
+    {
+        let stop = stop.clone();
+        systemd::start_watchdog(reconciler.clone(), move || stop.wait(Duration::ZERO));
+    }
     let served = runtime.block_on(wiregate_control::api::serve(
         listener,
         state,
