@@ -23,6 +23,9 @@ const DEFAULT_PAGE: usize = 100;
 /// Backends a tunnel may name.
 const BACKENDS: &[&str] = wiregate_core::backend::KINDS;
 
+mod file_peers;
+pub use file_peers::{FILE_TAG, FileSync};
+
 #[derive(Debug)]
 pub struct Control {
     store: Arc<dyn Store>,

@@ -385,6 +385,27 @@ impl Gateway {
         Ok((status.trim().parse().unwrap_or(0), body.to_owned()))
     }
 
+    /// Writes `config` over the running gateway's file (its state directory kept), for a
+    /// reload.
+    pub fn rewrite_config(&self, config: &GatewayConfig) {
+        let mut config = config.clone();
+        if config.state_dir.is_none() {
+            config.state_dir = Some(self.dir.path().join("state"));
+        }
+        self.write_config_text(&config.to_toml());
+    }
+
+    /// Writes `text` as the gateway's configuration file, whatever it is.
+    pub fn write_config_text(&self, text: &str) {
+        fs::write(self.dir.path().join("wiregate.toml"), text).expect("writing config");
+    }
+
+    /// Sends `signal` ("HUP") to the running gateway.
+    pub fn signal(&self, signal: &str) {
+        let child = self.child.as_ref().expect("gateway stopped");
+        cmd::signal(child.id(), signal);
+    }
+
     /// What the gateway printed so far.
     pub fn stderr(&self) -> String {
         fs::read_to_string(self.dir.path().join("stderr.log")).unwrap_or_default()

@@ -2,6 +2,7 @@
 
 use crate::cmd::{self, wait_for};
 use crate::netns::Netns;
+use serde_json::Value;
 use std::process::{Child, Stdio};
 use std::time::Duration;
 
@@ -77,6 +78,26 @@ pub fn transfer(ns: &Netns, server: &str, args: &[&str]) -> u64 {
             outcome.stdout
         )
     })
+}
+
+/// `iperf3 -J` output: every one-second interval moved data.
+pub fn every_interval_moved_data(report: &str) -> Result<usize, String> {
+    let report: Value =
+        serde_json::from_str(report).map_err(|e| format!("iperf3 -J output: {e}: {report}"))?;
+    let intervals = report["intervals"].as_array().cloned().unwrap_or_default();
+    let stalled: Vec<usize> = intervals
+        .iter()
+        .enumerate()
+        .filter(|(_, i)| i["sum"]["bytes"].as_u64().unwrap_or(0) == 0)
+        .map(|(n, _)| n)
+        .collect();
+    if intervals.is_empty() || !stalled.is_empty() {
+        return Err(format!(
+            "intervals without data: {stalled:?} of {}",
+            intervals.len()
+        ));
+    }
+    Ok(intervals.len())
 }
 
 /// Finds `"bytes": N` in the `"sum_received"` object of the `"end"` section of iperf3's

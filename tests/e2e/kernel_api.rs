@@ -56,26 +56,6 @@ fn patch(gw: &Gateway, path: &str, body: &Value) -> Value {
     gw.json("PATCH", path, Some(&body.to_string()), 200)
 }
 
-/// `iperf3 -J` output: every one-second interval moved data.
-fn every_interval_moved_data(report: &str) -> Result<usize, String> {
-    let report: Value =
-        serde_json::from_str(report).map_err(|e| format!("iperf3 -J output: {e}: {report}"))?;
-    let intervals = report["intervals"].as_array().cloned().unwrap_or_default();
-    let stalled: Vec<usize> = intervals
-        .iter()
-        .enumerate()
-        .filter(|(_, i)| i["sum"]["bytes"].as_u64().unwrap_or(0) == 0)
-        .map(|(n, _)| n)
-        .collect();
-    if intervals.is_empty() || !stalled.is_empty() {
-        return Err(format!(
-            "intervals without data: {stalled:?} of {}",
-            intervals.len()
-        ));
-    }
-    Ok(intervals.len())
-}
-
 /// Peers of the 5,000: every 250th routes 120 prefixes; some have a keepalive, a
 /// preshared key or an endpoint (inside the namespaces' own address plan; none has both
 /// an endpoint and a keepalive, so the kernel sends nothing to them).
@@ -186,7 +166,8 @@ fn in_kernel_api_drives_a_kernel_tunnel() {
     let output = transfer.wait_with_output().expect("iperf3 -c");
     let finished_during = String::from_utf8_lossy(&output.stdout).into_owned();
     assert!(output.status.success(), "iperf3 -c: {finished_during}");
-    let intervals = every_interval_moved_data(&finished_during).unwrap_or_else(|e| panic!("{e}"));
+    let intervals =
+        crate::iperf::every_interval_moved_data(&finished_during).unwrap_or_else(|e| panic!("{e}"));
     assert!(intervals >= 19, "{intervals} intervals of 20");
     // The session was never torn down: no new handshake (unless its rekey time came).
     let after = gw

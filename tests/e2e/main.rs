@@ -40,6 +40,7 @@ mod kernel_backend;
 mod lifecycle;
 mod metrics;
 mod multi_tunnel;
+mod reload;
 mod roaming;
 mod shards;
 mod sockets;

@@ -39,7 +39,12 @@ pub fn run(args: DropIn) -> Result<(), String> {
         report_ready();
     }
     let stopping = device.clone();
-    crate::signals::on_termination(move || stopping.shutdown()).map_err(|e| e.to_string())?;
+    crate::signals::handle(
+        move || stopping.shutdown(),
+        // As wireguard-go: configured over UAPI only, so nothing to read again.
+        || tracing::info!("SIGHUP: the drop-in has no configuration file; nothing to reload"),
+    )
+    .map_err(|e| e.to_string())?;
     let reason = device.wait();
     tracing::info!(interface = %args.interface, %reason, "stopped");
     drop(uapi);

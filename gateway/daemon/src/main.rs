@@ -6,8 +6,10 @@
 mod cli;
 mod config;
 mod dropin;
+mod file_tunnels;
 mod keyfile;
 mod metrics_listener;
+mod reload;
 mod serve;
 mod signals;
 mod systemd;

@@ -3,11 +3,11 @@
 //! are seen (afterwards only their `backend` is taken from the file). The reconcile loop makes the backends match the store, and the REST API
 //! changes the store. Runs until SIGTERM or SIGINT.
 
-use crate::config::{Config, ConfiguredTunnel};
+use crate::config::Config;
 use crate::keyfile;
 use crate::metrics_listener;
 use crate::systemd;
-use ipnet::IpNet;
+use crate::{file_tunnels, reload};
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::Path;
 use std::sync::{Arc, Condvar, Mutex};
@@ -16,12 +16,10 @@ use wiregate_control::api::AppState;
 use wiregate_control::auth::{self, Tokens};
 use wiregate_control::control::Control;
 use wiregate_control::metrics::ApiMetrics;
-use wiregate_control::model::{PeerRecord, TunnelRecord, now};
 use wiregate_control::reconcile::Reconciler;
 use wiregate_control::store::Store;
 use wiregate_control::store::cache::CachedStore;
 use wiregate_control::store::sqlite::SqliteStore;
-use wiregate_control::types::TunnelPatch;
 use wiregate_dataplane::UserspaceFactory;
 use wiregate_kernel::KernelFactory;
 
@@ -52,87 +50,6 @@ impl Stop {
     }
 }
 
-/// The store's records for a tunnel of the file. A peer's host prefixes inside the pools
-/// (or the tunnel's own networks) are its addresses; anything else is a route.
-fn records(t: &ConfiguredTunnel) -> (TunnelRecord, Vec<PeerRecord>) {
-    let at = now();
-    let c = &t.config;
-    let networks: Vec<IpNet> = if t.pools.is_empty() {
-        c.addresses.iter().map(IpNet::trunc).collect()
-    } else {
-        t.pools.clone()
-    };
-    let is_address = |n: &IpNet| {
-        n.prefix_len() == n.max_prefix_len() && networks.iter().any(|p| p.contains(&n.addr()))
-    };
-    let tunnel = TunnelRecord {
-        name: c.name.clone(),
-        listen_port: c.listen_port,
-        private_key: c.private_key.clone(),
-        addresses: c.addresses.clone(),
-        mtu: c.mtu,
-        pools: t.pools.clone(),
-        public_endpoint: t.public_endpoint.clone(),
-        dns: t.dns.clone(),
-        keep_private_keys: t.keep_private_keys,
-        backend: t.backend.clone().unwrap_or_else(|| "userspace".into()),
-        created_at: at,
-        updated_at: at,
-        fwmark: c.fwmark,
-    };
-    let peers = c
-        .peers
-        .iter()
-        .enumerate()
-        .map(|(i, p)| PeerRecord {
-            id: 0,
-            tunnel: c.name.clone(),
-            name: format!("{}-peer{}", c.name, i + 1),
-            tags: vec!["config-file".into()],
-            public_key: p.public_key,
-            preshared_key: p.preshared_key.clone(),
-            private_key: None,
-            addresses: p.allowed_ips.iter().copied().filter(is_address).collect(),
-            routes: p
-                .allowed_ips
-                .iter()
-                .copied()
-                .filter(|n| !is_address(n))
-                .collect(),
-            endpoint: p.endpoint,
-            persistent_keepalive: p.persistent_keepalive,
-            enabled: true,
-            expires_at: None,
-            created_at: at,
-            updated_at: at,
-        })
-        .collect();
-    (tunnel, peers)
-}
-
-/// The data plane is a property of the host, so a `backend` the file names wins over the
-/// stored one at every start: an operator switches a tunnel's backend by editing the file
-/// and restarting. Peers, keys and addresses stay as stored.
-fn switch_backend(control: &Control, name: &str, backend: Option<&str>) -> Result<(), String> {
-    let Some(backend) = backend else {
-        return Ok(());
-    };
-    let stored = control
-        .tunnel(name)
-        .map_err(|e| format!("tunnel {name}: {}", e.detail))?;
-    if stored.backend != backend {
-        tracing::info!(tunnel = %name, from = %stored.backend, to = backend, "backend switched by the configuration file");
-        let patch = TunnelPatch {
-            backend: Some(backend.to_owned()),
-            ..TunnelPatch::default()
-        };
-        control
-            .update_tunnel(name, patch)
-            .map_err(|e| format!("tunnel {name}: {}", e.detail))?;
-    }
-    Ok(())
-}
-
 /// Admin tokens: the file's, else `WIREGATE_API_TOKEN`, else the token file in the state
 /// directory (generated on first start, mode 0600).
 fn admin_tokens(config: &Config) -> Result<Vec<String>, String> {
@@ -155,11 +72,11 @@ fn admin_tokens(config: &Config) -> Result<Vec<String>, String> {
 }
 
 pub fn run(
-    config: Option<&Path>,
+    path: Option<&Path>,
     shards: Option<usize>,
     state_dir: Option<&Path>,
 ) -> Result<(), String> {
-    let config = Config::load(config, state_dir).map_err(|e| e.to_string())?;
+    let config = Config::load(path, state_dir).map_err(|e| e.to_string())?;
     let shards = crate::shards(shards.or(config.shards))?;
     // The state directory holds the store, keys and the token: the owner's only.
     std::fs::DirBuilder::new()
@@ -182,17 +99,9 @@ pub fn run(
     ));
     let store: Arc<dyn Store> = store;
     let control = Arc::new(Control::new(store.clone(), reconciler.clone()));
-    for tunnel in &config.tunnels {
-        let (record, peers) = records(tunnel);
-        let name = record.name.clone();
-        match control.import(record, peers) {
-            Ok(true) => tracing::info!(tunnel = %name, "imported from the configuration file"),
-            Ok(false) => {
-                tracing::info!(tunnel = %name, "kept as stored; its [[tunnel]] entry in the file applies only on first start, but for `backend`");
-                switch_backend(&control, &name, tunnel.backend.as_deref())?;
-            }
-            Err(e) => return Err(format!("tunnel {name}: {}", e.detail)),
-        }
+    let refused = file_tunnels::apply(&control, &config.tunnels);
+    if !refused.is_empty() {
+        return Err(refused.join("; "));
     }
     reconciler.all();
 
@@ -221,11 +130,21 @@ pub fn run(
     let stop = Arc::new(Stop::default());
     {
         let stop = stop.clone();
-        crate::signals::on_termination(move || {
-            systemd::stopping();
-            stop.stop();
-            let _ = stopping.send(true);
-        })
+        let reload = reload::Reload {
+            path: path.map(Path::to_path_buf),
+            state_dir: state_dir.map(Path::to_path_buf),
+            fixed: reload::Fixed::of(&config),
+            control: control.clone(),
+            reconciler: reconciler.clone(),
+        };
+        crate::signals::handle(
+            move || {
+                systemd::stopping();
+                stop.stop();
+                let _ = stopping.send(true);
+            },
+            move || reload.run(),
+        )
         .map_err(|e| format!("installing signal handlers: {e}"))?;
     }
     // The periodic pass: expiry, drift repair, retrying failed tunnels.

@@ -1,5 +1,6 @@
 //! Telling systemd how the daemon is doing (`Type=notify`): READY=1 once the tunnels,
-//! the API and the metrics are up, STOPPING=1 on the way out, and, when the unit sets `WatchdogSec=`, WATCHDOG=1 at half the interval for as long as
+//! the API and the metrics are up (and again after a reload, which RELOADING=1 opens),
+//! STOPPING=1 on the way out, and, when the unit sets `WatchdogSec=`, WATCHDOG=1 at half the interval for as long as
 //! the reconcile loop answers. Without `NOTIFY_SOCKET` (not under systemd) every call does
 //! nothing.
 
@@ -20,6 +21,15 @@ pub fn ready(status: &str) {
 
 pub fn stopping() {
     notify(&[NotifyState::Stopping]);
+}
+
+pub fn reloading() {
+    // systemd 253+ wants the reload's start time with it (`Type=notify-reload`); older
+    // ones take RELOADING=1 alone.
+    match NotifyState::monotonic_usec_now() {
+        Ok(now) => notify(&[NotifyState::Reloading, now]),
+        Err(_) => notify(&[NotifyState::Reloading]),
+    }
 }
 
 /// The watchdog interval the unit asked for, as `sd_watchdog_enabled(3)` reads it: an
