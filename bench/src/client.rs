@@ -57,20 +57,10 @@ impl Client {
 
     /// GET `url` (anywhere, no token) expecting `200 OK`: the body as text.
     pub fn text(&self, url: &str) -> Result<String, String> {
-        let mut response = self
-            .agent
-            .get(url)
-            .call()
-            .map_err(|e| format!("GET {url}: {e}"))?;
-        let status = response.status().as_u16();
-        let text = response
-            .body_mut()
-            .with_config()
-            .limit(MAX_ANSWER)
-            .read_to_string()
-            .map_err(|e| format!("GET {url}: reading the answer: {e}"))?;
+        let what = format!("GET {url}");
+        let (status, text) = Self::body(&what, self.agent.get(url).call())?;
         if status != 200 {
-            return Err(format!("GET {url}: {status}: {text}"));
+            return Err(format!("{what}: {status}: {text}"));
         }
         Ok(text)
     }
@@ -95,11 +85,11 @@ impl Client {
         Self::read(&format!("POST {path}"), answer, 201)
     }
 
-    fn read(
+    /// The answer's status and body.
+    fn body(
         what: &str,
         answer: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
-        expected: u16,
-    ) -> Result<Value, String> {
+    ) -> Result<(u16, String), String> {
         let mut response = answer.map_err(|e| format!("{what}: {e}"))?;
         let status = response.status().as_u16();
         let text = response
@@ -108,6 +98,15 @@ impl Client {
             .limit(MAX_ANSWER)
             .read_to_string()
             .map_err(|e| format!("{what}: reading the answer: {e}"))?;
+        Ok((status, text))
+    }
+
+    fn read(
+        what: &str,
+        answer: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+        expected: u16,
+    ) -> Result<Value, String> {
+        let (status, text) = Self::body(what, answer)?;
         if status != expected {
             return Err(unexpected(what, status, &text));
         }

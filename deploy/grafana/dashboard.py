@@ -187,8 +187,12 @@ timeseries("Handshakes",
            "or a flood.",
            targets((f"sum by (instance, interface) (rate(wiregate_handshake_initiations_received_total{{{FI}}}[{RI}]))",
                     "{{interface}} initiations received"),
+                   (f"sum by (instance, interface) (rate(wiregate_handshake_initiations_sent_total{{{FI}}}[{RI}]))",
+                    "{{interface}} initiations sent"),
                    (f"sum by (instance, interface) (rate(wiregate_handshakes_completed_total{{{FI}}}[{RI}]))",
-                    "{{interface}} completed")), w=8, unit="ops")
+                    "{{interface}} completed"),
+                   (f"sum by (instance, interface) (rate(wiregate_handshakes_failed_total{{{FI}}}[{RI}]))",
+                    "{{interface}} failed")), w=8, unit="ops")
 timeseries("Cookie replies sent",
            "Cookie replies per second: initiations answered with a cookie instead of a "
            "response because the tunnel was under load.",
@@ -250,6 +254,22 @@ panel("bargauge", "Peers per shard", "Peers each shard owns now.",
                "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False}})
 
 # --- Control plane --------------------------------------------------------------------
+timeseries("Mean batch size",
+           "Datagrams per UDP call and packets per TUN read or flush, on average: the larger, "
+           "the fewer system calls per packet. Near 1 under light load; grows with load.",
+           targets((f"sum by (instance, interface, direction) (rate(wiregate_udp_batch_size_sum{{{FI}}}[{RI}])) "
+                    f"/ sum by (instance, interface, direction) (rate(wiregate_udp_batch_size_count{{{FI}}}[{RI}]))",
+                    "{{interface}} udp {{direction}}"),
+                   (f"sum by (instance, interface, direction) (rate(wiregate_tun_batch_size_sum{{{FI}}}[{RI}])) "
+                    f"/ sum by (instance, interface, direction) (rate(wiregate_tun_batch_size_count{{{FI}}}[{RI}]))",
+                    "{{interface}} tun {{direction}}")), w=12)
+timeseries("Batch size, p90",
+           "The 90th percentile of packets per I/O call, from the histograms.",
+           targets((f"histogram_quantile(0.9, sum by (instance, interface, direction, le) (rate(wiregate_udp_batch_size_bucket{{{FI}}}[{RI}])))",
+                    "{{interface}} udp {{direction}}"),
+                   (f"histogram_quantile(0.9, sum by (instance, interface, direction, le) (rate(wiregate_tun_batch_size_bucket{{{FI}}}[{RI}])))",
+                    "{{interface}} tun {{direction}}")), w=12)
+
 row("Control plane")
 timeseries("Reconcile passes",
            "Periodic reconcile passes per minute (6 at the default 10 s interval). A flat "

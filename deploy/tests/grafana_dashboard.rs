@@ -5,6 +5,8 @@
 //! promtool missing is a failure, never a skip; `tests/run` installs it (Debian package
 //! `prometheus`).
 
+mod tools;
+
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -302,24 +304,10 @@ fn every_query_parses_as_promql() {
         std::process::id()
     ));
     std::fs::write(&file, &rules).unwrap_or_else(|e| panic!("writing {}: {e}", file.display()));
-    let output = Command::new("promtool")
-        .args(["check", "rules"])
-        .arg(&file)
-        .output();
+    let (ok, printed) = tools::promtool(&["check", "rules"], &file);
     let _ = std::fs::remove_file(&file);
-    let output = output.unwrap_or_else(|e| {
-        panic!(
-            "cannot run promtool ({e}). It comes with Debian's `prometheus` package, which \
-             tests/run installs; or: apt-get install --no-install-recommends prometheus"
-        )
-    });
-    let printed = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
     assert!(
-        output.status.success(),
+        ok,
         "promtool rejects a dashboard query:\n{printed}\nqueries as checked:\n{rules}"
     );
     assert!(

@@ -6,8 +6,9 @@
 //! promtool missing is a failure, never a skip: a skipped check would let broken rules
 //! through unnoticed. `tests/run` installs it (Debian package `prometheus`).
 
+mod tools;
+
 use std::path::PathBuf;
-use std::process::Command;
 
 const RULES: &str = "prometheus/wiregate-alerts.yml";
 const RULE_TESTS: &str = "prometheus/wiregate-alerts.test.yml";
@@ -31,24 +32,9 @@ fn read(relative: &str) -> String {
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
 }
 
-/// Runs promtool and returns whether it succeeded, with all it printed.
+/// Runs promtool on one of the deployment files.
 fn promtool(args: &[&str], file: &str) -> (bool, String) {
-    let output = Command::new("promtool")
-        .args(args)
-        .arg(path(file))
-        .output()
-        .unwrap_or_else(|e| {
-            panic!(
-                "cannot run promtool ({e}). It comes with Debian's `prometheus` package, which \
-                 tests/run installs; or: apt-get install --no-install-recommends prometheus"
-            )
-        });
-    let printed = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    (output.status.success(), printed)
+    tools::promtool(args, &path(file))
 }
 
 /// One alerting rule as written in the rules file: its name and its lines.

@@ -109,6 +109,25 @@ fn a_live_scrape_passes_promtool_and_counts_what_the_client_sent() {
         shard_rx >= 20.0,
         "{shard_rx} packets decrypted by the shards"
     );
+    // Every datagram and packet went through some batch.
+    let calls = |io: &str, direction: &str| {
+        let labels = [tunnel[0], ("direction", direction)];
+        let name = format!("wiregate_{io}_batch_size");
+        (
+            after.value(&format!("{name}_count"), &labels),
+            after.value(&format!("{name}_sum"), &labels),
+        )
+    };
+    let (udp_calls, udp_datagrams) = calls("udp", "rx");
+    assert!(
+        udp_calls >= 1.0 && udp_datagrams >= 20.0,
+        "{udp_calls} {udp_datagrams}"
+    );
+    let (tun_calls, tun_packets) = calls("tun", "tx");
+    assert!(
+        tun_calls >= 1.0 && tun_packets >= 20.0,
+        "{tun_calls} {tun_packets}"
+    );
     assert_eq!(after.value("wiregate_tunnel_up", &tunnel), 1.0);
     assert_eq!(after.value("wiregate_peers_connected", &tunnel), 1.0);
     assert!(after.value("wiregate_handshakes_completed_total", &tunnel) >= 1.0);

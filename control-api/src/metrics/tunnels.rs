@@ -8,7 +8,7 @@ use crate::reconcile::{Observed, Reconciler};
 use crate::store::Store;
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use wiregate_core::{DataPlaneStats, PeerState, PublicKey};
+use wiregate_core::{BATCH_BUCKETS, DataPlaneStats, PeerState, PublicKey};
 
 /// A peer with a handshake this recent has a live session (REJECT_AFTER_TIME).
 const CONNECTED_WITHIN: Duration = Duration::from_secs(180);
@@ -27,6 +27,10 @@ struct Families {
     tunnel_received: Family,
     handshakes: Family,
     initiations: Family,
+    initiations_sent: Family,
+    failed: Family,
+    udp_batch: Family,
+    tun_batch: Family,
     cookies: Family,
     under_load: Family,
     dropped: Family,
@@ -80,6 +84,22 @@ impl Families {
                 "wiregate_handshake_initiations_received_total",
                 "Initiations from peers that passed their MAC check.",
             ),
+            initiations_sent: Family::counter(
+                "wiregate_handshake_initiations_sent_total",
+                "Initiations the gateway sent (a session to start or renew).",
+            ),
+            failed: Family::counter(
+                "wiregate_handshakes_failed_total",
+                "Initiations received that could not be opened (unknown key, decryption, replay).",
+            ),
+            udp_batch: Family::histogram(
+                "wiregate_udp_batch_size",
+                "Datagrams per UDP receive (rx) or send (tx) call.",
+            ),
+            tun_batch: Family::histogram(
+                "wiregate_tun_batch_size",
+                "Packets per TUN read (rx, after splitting) or written per flush (tx).",
+            ),
             cookies: Family::counter(
                 "wiregate_cookie_replies_sent_total",
                 "Cookie replies sent while under load.",
@@ -118,6 +138,10 @@ impl Families {
             &self.tunnel_received,
             &self.handshakes,
             &self.initiations,
+            &self.initiations_sent,
+            &self.failed,
+            &self.udp_batch,
+            &self.tun_batch,
             &self.cookies,
             &self.under_load,
             &self.dropped,
@@ -157,7 +181,23 @@ fn data_plane(f: &mut Families, name: &str, stats: &DataPlaneStats) {
     f.handshakes.sample(&tunnel, stats.handshakes_completed);
     f.initiations
         .sample(&tunnel, stats.handshake_initiations_received);
+    f.initiations_sent
+        .sample(&tunnel, stats.handshake_initiations_sent);
+    f.failed.sample(&tunnel, stats.handshakes_failed);
     f.cookies.sample(&tunnel, stats.cookie_replies_sent);
+    for batch in &stats.batches {
+        let family = if batch.io == "udp" {
+            &mut f.udp_batch
+        } else {
+            &mut f.tun_batch
+        };
+        family.histogram_samples(
+            &[("interface", name), ("direction", batch.direction)],
+            &BATCH_BUCKETS,
+            &batch.counts,
+            batch.sum,
+        );
+    }
     f.under_load.sample(&tunnel, u8::from(stats.under_load));
     for (reason, count) in &stats.drops {
         f.dropped

@@ -14,5 +14,5 @@ pub mod protocol;
 
 pub use backend::{Backend, BackendError, BackendFactory, PeerState, TunnelState};
 pub use config::{ConfigError, PeerConfig, TunnelConfig};
-pub use dataplane_stats::{DataPlaneStats, ShardLoad};
+pub use dataplane_stats::{BATCH_BUCKETS, BatchSizes, DataPlaneStats, ShardLoad};
 pub use key::{KeyError, PresharedKey, PrivateKey, PublicKey};

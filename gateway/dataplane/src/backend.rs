@@ -8,8 +8,8 @@ use crate::stats::ShardCounters;
 use crate::uapi_server::UapiServer;
 use std::sync::{Arc, Mutex};
 use wiregate_core::{
-    Backend, BackendError, BackendFactory, DataPlaneStats, PeerState, ShardLoad, TunnelConfig,
-    TunnelState,
+    Backend, BackendError, BackendFactory, BatchSizes, DataPlaneStats, PeerState, ShardLoad,
+    TunnelConfig, TunnelState,
 };
 
 #[derive(Debug)]
@@ -76,6 +76,7 @@ impl Backend for UserspaceTunnel {
         Some(data_plane_stats(
             &self.device.shard_counters(),
             self.device.under_load(),
+            self.device.batch_sizes(),
         ))
     }
 
@@ -109,7 +110,11 @@ impl Backend for UserspaceTunnel {
 }
 
 /// The shard counters as the control plane's metrics read them.
-fn data_plane_stats(shards: &[ShardCounters], under_load: bool) -> DataPlaneStats {
+fn data_plane_stats(
+    shards: &[ShardCounters],
+    under_load: bool,
+    batches: Vec<BatchSizes>,
+) -> DataPlaneStats {
     let mut total = ShardCounters::default();
     for shard in shards {
         total.add(shard);
@@ -122,6 +127,8 @@ fn data_plane_stats(shards: &[ShardCounters], under_load: bool) -> DataPlaneStat
     DataPlaneStats {
         handshakes_completed: total.handshakes,
         handshake_initiations_received: total.handshake_initiations,
+        handshake_initiations_sent: total.handshake_initiations_sent,
+        handshakes_failed: total.handshake_failures,
         cookie_replies_sent: total.cookie_replies,
         under_load,
         drops,
@@ -135,6 +142,7 @@ fn data_plane_stats(shards: &[ShardCounters], under_load: bool) -> DataPlaneStat
                 tx_bytes: s.tx_bytes,
             })
             .collect(),
+        batches,
     }
 }
 

@@ -22,6 +22,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::SystemTime;
+use wiregate_core::BatchSizes;
 use wiregate_core::{PeerConfig, PrivateKey, PublicKey};
 
 /// The configuration of a device as the UAPI sees it: kernel WireGuard semantics, where
@@ -459,6 +460,29 @@ impl Device {
     /// Counters of each shard, in shard order.
     pub fn shard_counters(&self) -> Vec<ShardCounters> {
         self.stats.iter().map(|s| s.snapshot()).collect()
+    }
+
+    /// The batch-size histograms, summed over the shards.
+    pub fn batch_sizes(&self) -> Vec<BatchSizes> {
+        let Some(first) = self.stats.first() else {
+            return Vec::new();
+        };
+        first
+            .batches()
+            .iter()
+            .enumerate()
+            .map(|(i, &(io, direction, _))| {
+                let mut sizes = BatchSizes {
+                    io,
+                    direction,
+                    ..BatchSizes::default()
+                };
+                for shard in &self.stats {
+                    shard.batches()[i].2.add_to(&mut sizes);
+                }
+                sizes
+            })
+            .collect()
     }
 
     /// Whether any shard answers initiations with cookies now.

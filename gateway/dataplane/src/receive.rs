@@ -66,6 +66,11 @@ impl Shard {
                     }
                 }
             };
+            let datagrams: usize = rx.meta[..n]
+                .iter()
+                .map(|m| m.len.div_ceil(m.stride.max(1)).max(1))
+                .sum();
+            self.stats.udp_rx_batch.observe(datagrams);
             for (meta, buf) in rx.meta[..n].iter().zip(&rx.bufs) {
                 if meta.len == 0 {
                     bump(&self.stats.rx_datagrams, 1);
@@ -168,9 +173,15 @@ impl Shard {
             match parse_handshake_anon(&identity.private, &identity.public, &init) {
                 Ok(half) => match routing.by_key.get(&half.peer_static_public) {
                     Some(&owner) => self.route_datagram(owner, pending.from, &pending.data),
-                    None => bump(&self.stats.drop_unknown_peer, 1),
+                    None => {
+                        bump(&self.stats.drop_unknown_peer, 1);
+                        bump(&self.stats.handshake_failures, 1);
+                    }
                 },
-                Err(e) => count_error(&self.stats, &e),
+                Err(e) => {
+                    count_error(&self.stats, &e);
+                    bump(&self.stats.handshake_failures, 1);
+                }
             }
         }
         self.flush();

@@ -182,6 +182,9 @@ fn send_runs(
         let end = messages.len().min(at + MAX_MESSAGES);
         match udp.send_messages(&messages[at..end], segment) {
             Ok(sent) => {
+                stats
+                    .udp_tx_batch
+                    .observe(messages[at..at + sent].iter().map(|m| m.iov.len()).sum());
                 let bytes: usize = messages[at..at + sent]
                     .iter()
                     .flat_map(|m| m.iov.iter())

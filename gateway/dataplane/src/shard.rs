@@ -281,6 +281,7 @@ impl Shard {
 
     /// Writes the decrypted packets gathered so far to the TUN queue.
     pub fn flush_tun(&mut self) {
+        self.stats.tun_tx_batch.observe(self.tun_out.len());
         let refused = self.tun.write(&mut self.tun_out);
         bump(&self.stats.drop_io, refused as u64);
     }

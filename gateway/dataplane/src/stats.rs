@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use wiregate_core::{BATCH_BUCKETS, BatchSizes};
 
 macro_rules! counters {
     ($(#[$doc:meta] $name:ident),* $(,)?) => {
@@ -16,6 +17,11 @@ macro_rules! counters {
             /// Unix milliseconds until which the shard answers initiations with cookies
             /// (a deadline, not a counter: it is not in the snapshots).
             under_load_until_ms: AtomicU64,
+            /// Datagrams per UDP receive and send call, packets per TUN read and write.
+            pub udp_rx_batch: BatchHistogram,
+            pub udp_tx_batch: BatchHistogram,
+            pub tun_rx_batch: BatchHistogram,
+            pub tun_tx_batch: BatchHistogram,
         }
 
         /// A point-in-time copy of a [`ShardStats`], or a sum of several.
@@ -24,7 +30,49 @@ macro_rules! counters {
             $(#[$doc] pub $name: u64,)*
         }
 
-        impl ShardStats {
+        /// A batch-size histogram with the buckets of [`BATCH_BUCKETS`], written by one shard.
+#[derive(Debug, Default)]
+pub struct BatchHistogram {
+    counts: [AtomicU64; BATCH_BUCKETS.len() + 1],
+    sum: AtomicU64,
+}
+
+impl BatchHistogram {
+    /// Counts one call that moved `n` packets (calls that moved none are not batches).
+    #[inline]
+    pub fn observe(&self, n: usize) {
+        if n == 0 {
+            return;
+        }
+        let n = n as u64;
+        let bucket = BATCH_BUCKETS
+            .iter()
+            .position(|&bound| n <= bound)
+            .unwrap_or(BATCH_BUCKETS.len());
+        bump(&self.counts[bucket], 1);
+        bump(&self.sum, n);
+    }
+
+    /// Adds this histogram's figures to `into`.
+    pub fn add_to(&self, into: &mut BatchSizes) {
+        for (total, count) in into.counts.iter_mut().zip(&self.counts) {
+            *total += count.load(Relaxed);
+        }
+        into.sum += self.sum.load(Relaxed);
+    }
+}
+
+impl ShardStats {
+    /// The four batch histograms, named as metrics name them.
+    pub fn batches(&self) -> [(&'static str, &'static str, &BatchHistogram); 4] {
+        [
+            ("udp", "rx", &self.udp_rx_batch),
+            ("udp", "tx", &self.udp_tx_batch),
+            ("tun", "rx", &self.tun_rx_batch),
+            ("tun", "tx", &self.tun_tx_batch),
+        ]
+    }
+
             pub fn snapshot(&self) -> ShardCounters {
                 ShardCounters { $($name: self.$name.load(Relaxed),)* }
             }
@@ -65,6 +113,10 @@ counters! {
     handshakes,
     /// Initiations from peers that passed their MAC check and were queued.
     handshake_initiations,
+    /// Initiations this shard sent for its peers.
+    handshake_initiations_sent,
+    /// Queued initiations that could not be opened (unknown key, decryption, replay).
+    handshake_failures,
     /// Cookie replies sent because the tunnel was under load.
     cookie_replies,
     /// Batched UDP sends (one sendmsg with GSO, or one plain send).

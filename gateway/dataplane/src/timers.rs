@@ -7,6 +7,7 @@
 use crate::shard::Shard;
 use crate::stats::bump;
 use boringtun::noise::TunnResult;
+use wiregate_core::protocol::MESSAGE_HANDSHAKE_INITIATION;
 
 impl Shard {
     pub(crate) fn run_timers(&mut self) {
@@ -27,6 +28,9 @@ impl Shard {
                 return false;
             };
             if let TunnResult::WriteToNetwork(datagram) = tunn.update_timers(scratch) {
+                if datagram.first() == Some(&(MESSAGE_HANDSHAKE_INITIATION as u8)) {
+                    bump(&stats.handshake_initiations_sent, 1);
+                }
                 match peer.endpoint {
                     Some(endpoint) => {
                         bump(&peer.spec.stats.tx_bytes, datagram.len() as u64);

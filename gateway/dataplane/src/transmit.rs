@@ -9,7 +9,8 @@ use crate::stats::bump;
 use boringtun::noise::{Tunn, TunnResult};
 use std::io;
 use wiregate_core::protocol::{
-    DATA_OVERHEAD, HANDSHAKE_INITIATION_LEN, MESSAGE_DATA, MESSAGE_PADDING_MULTIPLE,
+    DATA_OVERHEAD, HANDSHAKE_INITIATION_LEN, MESSAGE_DATA, MESSAGE_HANDSHAKE_INITIATION,
+    MESSAGE_PADDING_MULTIPLE,
 };
 
 /// TUN reads (each one packet, or one split super-packet) before the batch is sent
@@ -24,7 +25,8 @@ impl Shard {
         loop {
             for _ in 0..TUN_BATCH {
                 match self.tun.read(tun_rx) {
-                    Ok(_) => {
+                    Ok(n) => {
+                        self.stats.tun_rx_batch.observe(n);
                         for packet in tun_rx.packets() {
                             self.route_plaintext(packet);
                         }
@@ -85,10 +87,10 @@ impl Shard {
         match tunn.encapsulate(packet, dst) {
             TunnResult::WriteToNetwork(datagram) => {
                 let len = datagram.len();
-                if u32::from_le_bytes([datagram[0], datagram[1], datagram[2], datagram[3]])
-                    == MESSAGE_DATA
-                {
-                    bump(&stats.tx_data_packets, 1);
+                match u32::from_le_bytes([datagram[0], datagram[1], datagram[2], datagram[3]]) {
+                    MESSAGE_DATA => bump(&stats.tx_data_packets, 1),
+                    MESSAGE_HANDSHAKE_INITIATION => bump(&stats.handshake_initiations_sent, 1),
+                    _ => {}
                 }
                 bump(&peer.spec.stats.tx_bytes, len as u64);
                 out.commit(endpoint, len);

@@ -120,6 +120,7 @@ fn a_long_handshake_queue_answers_with_cookies_and_a_cookie_gets_through() {
         c.cookie_replies >= 1 && c.cookie_replies < FLOOD as u64,
         "cookies answer only what arrived under load: {c:?}"
     );
+    assert!(device.under_load(), "the metrics' under-load state");
 
     // The flood is opened and dropped as an unknown key, then the load passes: a second
     // after the queue drained, a fresh initiation is answered without a cookie.
@@ -153,5 +154,12 @@ fn a_long_handshake_queue_answers_with_cookies_and_a_cookie_gets_through() {
         cookies,
         "no cookie once the load has passed"
     );
+    assert!(
+        !device.under_load(),
+        "the under-load state ends with the load"
+    );
+    // Every initiation of the flood that was opened failed: its key is not configured.
+    let c = counters(&device);
+    assert_eq!(c.handshake_failures, c.drop_unknown_peer, "{c:?}");
     assert_eq!(device.stopped(), None);
 }
