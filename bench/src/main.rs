@@ -5,21 +5,34 @@
 //! speaks WireGuard as thousands of peers.
 #![forbid(unsafe_code)]
 
+#[cfg(target_os = "linux")]
 mod axis;
+#[cfg(target_os = "linux")]
 mod capacity;
+#[cfg(target_os = "linux")]
 mod client;
+#[cfg(target_os = "linux")]
 mod gateway;
+#[cfg(target_os = "linux")]
 mod host;
+#[cfg(target_os = "linux")]
 mod keys;
+#[cfg(target_os = "linux")]
 mod netns;
+#[cfg(target_os = "linux")]
 mod provision;
+#[cfg(target_os = "linux")]
 mod report;
+#[cfg(target_os = "linux")]
 mod tunnel;
 
+#[cfg(target_os = "linux")]
 use clap::{Parser, Subcommand};
+#[cfg(target_os = "linux")]
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+#[cfg(target_os = "linux")]
 #[derive(Debug, Parser)]
 #[command(name = "wiregate-bench", about = "Benchmarks of wiregate")]
 struct Cli {
@@ -27,6 +40,7 @@ struct Cli {
     command: Command,
 }
 
+#[cfg(target_os = "linux")]
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Create peers through the API (in bulk and one by one) and list them. Needs root: it
@@ -53,6 +67,7 @@ enum Command {
     Capacity(capacity::Args),
 }
 
+#[cfg(target_os = "linux")]
 fn main() -> ExitCode {
     let result = match Cli::parse().command {
         Command::Provision {
@@ -76,4 +91,11 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The benchmarks build network namespaces: Linux's.
+#[cfg(not(target_os = "linux"))]
+fn main() -> ExitCode {
+    eprintln!("wiregate-bench: the benchmarks run on Linux only");
+    ExitCode::FAILURE
 }

@@ -6,6 +6,7 @@
 //! Needs root, iproute2, iperf3, wireguard-go and wireguard-tools (tests/run installs
 //! them), and the `wiregate` binary built beside `wiregate-bench` (`cargo test
 //! --workspace` builds both before running any test).
+#![cfg(target_os = "linux")]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

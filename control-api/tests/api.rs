@@ -1,6 +1,7 @@
 //! The API through its router, against a real store (SQLite in a temporary directory) and
 //! real userspace backends (TUN devices), each test in a network namespace of its own.
 //! Needs root, as the e2e tests do.
+#![cfg(target_os = "linux")]
 
 use axum::Router;
 use axum::body::Body;

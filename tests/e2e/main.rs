@@ -12,6 +12,7 @@
 //! Tests run in parallel: every interface and namespace name is unique to the process and
 //! test (see `names`), because UAPI sockets live in the one shared /var/run/wireguard.
 //! `WIREGATE_E2E_BIN=/path/to/wiregate` runs them against another build of the gateway.
+#![cfg(target_os = "linux")]
 
 // The harness, one concern per module.
 mod agreement;

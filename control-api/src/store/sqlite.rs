@@ -87,27 +87,42 @@ fn corrupt(what: &'static str) -> impl Fn(wiregate_core::KeyError) -> StoreError
     }
 }
 
+/// Creates the file if needed, readable by its owner only (0600; a looser mode found is
+/// tightened, and said so).
+#[cfg(unix)]
+fn owner_only(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)?;
+    let mode = std::fs::metadata(path)?.permissions().mode();
+    if mode & 0o077 != 0 {
+        tracing::warn!(path = %path.display(), mode = format!("{:o}", mode & 0o777), "the store is readable by others; making it 0600");
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(())
+}
+
+/// Creates the file if needed. On Windows a new file inherits its directory's access
+/// list: the state directory is made for Administrators and SYSTEM only (see
+/// docs/windows.md).
+#[cfg(not(unix))]
+fn owner_only(path: &Path) -> std::io::Result<()> {
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map(drop)
+}
+
 impl SqliteStore {
     /// Opens (creating if needed) the database at `path` and brings its schema up to date.
     /// The file holds private keys: it is created readable by its owner only (SQLite gives
     /// its journal files the same mode).
     pub fn open(path: &Path) -> Result<Self> {
-        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-        std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .mode(0o600)
-            .open(path)
-            .map_err(|e| StoreError::Backend(format!("{}: {e}", path.display())))?;
-        let mode = std::fs::metadata(path)
-            .map_err(|e| StoreError::Backend(e.to_string()))?
-            .permissions()
-            .mode();
-        if mode & 0o077 != 0 {
-            tracing::warn!(path = %path.display(), mode = format!("{:o}", mode & 0o777), "the store is readable by others; making it 0600");
-            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
-                .map_err(|e| StoreError::Backend(format!("{}: {e}", path.display())))?;
-        }
+        owner_only(path).map_err(|e| StoreError::Backend(format!("{}: {e}", path.display())))?;
         let conn = Connection::open(path).map_err(backend)?;
         Self::init(conn)
     }
@@ -496,11 +511,14 @@ pub(crate) mod tests {
                 .unwrap()
         };
         let store = SqliteStore::open(&path).unwrap();
-        use std::os::unix::fs::PermissionsExt;
-        assert_eq!(
-            std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
-            0o600
-        );
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(
+                std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+                0o600
+            );
+        }
         assert_eq!(store.tunnel("wg0").unwrap().unwrap(), t);
         assert_eq!(store.peers("wg0").unwrap(), stored);
         assert_eq!(store.peer("wg0", stored[1].id).unwrap().unwrap(), stored[1]);

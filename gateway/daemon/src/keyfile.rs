@@ -2,8 +2,8 @@
 //! owner only. A missing key is generated once and kept, so a tunnel's public key
 //! survives restarts.
 
+use crate::private_files;
 use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use wiregate_core::PrivateKey;
 
@@ -22,13 +22,7 @@ fn fail(path: &Path, message: impl ToString) -> Error {
 
 pub fn load(path: &Path) -> Result<PrivateKey, Error> {
     let text = std::fs::read_to_string(path).map_err(|e| fail(path, e))?;
-    let mode = std::fs::metadata(path)
-        .map_err(|e| fail(path, e))?
-        .permissions()
-        .mode();
-    if mode & 0o077 != 0 {
-        tracing::warn!(path = %path.display(), mode = format!("{:o}", mode & 0o777), "private key file is readable by others; chmod 600 it");
-    }
+    private_files::warn_if_shared(path).map_err(|e| fail(path, e))?;
     PrivateKey::from_base64(&text).map_err(|e| fail(path, e))
 }
 
@@ -42,21 +36,14 @@ pub fn create(path: &Path, key: &PrivateKey) -> Result<(), Error> {
 /// Writes `secret` and a newline to a new file at `path`, readable by the owner only.
 pub fn create_secret(path: &Path, secret: &str) -> Result<(), Error> {
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| fail(dir, e))?;
-        let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
+        private_files::create_dir(dir).map_err(|e| fail(dir, e))?;
     }
     // Written under a temporary name and linked into place, so a crash never leaves half
     // a secret.
     let mut partial = path.as_os_str().to_owned();
     partial.push(".partial");
     let partial = std::path::PathBuf::from(partial);
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&partial)
-        .map_err(|e| fail(&partial, e))?;
+    let mut file = private_files::create_file(&partial).map_err(|e| fail(&partial, e))?;
     writeln!(file, "{secret}")
         .and_then(|()| file.sync_all())
         .map_err(|e| fail(&partial, e))?;
@@ -80,10 +67,14 @@ mod tests {
         let path = dir.path().join("state/wg0.key");
         let key = PrivateKey::generate();
         create(&path, &key).unwrap();
-        assert_eq!(
-            std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
-            0o600
-        );
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(
+                std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+                0o600
+            );
+        }
         assert_eq!(load(&path).unwrap(), key);
         // An existing key is never overwritten.
         assert!(create(&path, &PrivateKey::generate()).is_err());

@@ -3,15 +3,25 @@
 //! that drives wireguard-go drives wiregate the same way.
 #![forbid(unsafe_code)]
 
+mod backends;
 mod cli;
 mod config;
+#[cfg(target_os = "linux")]
+mod dropin;
+#[cfg(not(target_os = "linux"))]
+#[path = "no_dropin.rs"]
 mod dropin;
 mod file_tunnels;
 mod keyfile;
 mod metrics_listener;
+mod private_files;
 mod reload;
 mod serve;
 mod signals;
+#[cfg(unix)]
+mod systemd;
+#[cfg(not(unix))]
+#[path = "no_systemd.rs"]
 mod systemd;
 
 use clap::{Parser, Subcommand};
@@ -95,7 +105,11 @@ fn init_logging() {
 /// The shard count to use: the one asked for, checked, or one per core (at most as many
 /// as a receiver index can name).
 pub fn shards(requested: Option<usize>) -> Result<usize, String> {
+    #[cfg(target_os = "linux")]
     use wiregate_dataplane::index::MAX_SHARDS;
+    // No engine here to shard: any count a Linux build would take is accepted.
+    #[cfg(not(target_os = "linux"))]
+    const MAX_SHARDS: usize = 64;
     match requested {
         Some(n) if (1..=MAX_SHARDS).contains(&n) => Ok(n),
         Some(n) => Err(format!(
@@ -105,6 +119,21 @@ pub fn shards(requested: Option<usize>) -> Result<usize, String> {
             .map_or(1, |n| n.get())
             .min(MAX_SHARDS)),
     }
+}
+
+/// `wiregate stats`: a userspace tunnel's counters, over its UAPI socket.
+#[cfg(target_os = "linux")]
+fn stats(interface: &str) -> Result<(), String> {
+    wiregate_dataplane::uapi_server::query_stats(interface)
+        .map(|text| print!("{text}"))
+        .map_err(|e| e.to_string())
+}
+
+#[cfg(not(target_os = "linux"))]
+fn stats(interface: &str) -> Result<(), String> {
+    Err(format!(
+        "{interface}: `wiregate stats` reads the userspace engine's counters, which runs on Linux only; use the API or /metrics"
+    ))
 }
 
 fn main() -> ExitCode {
@@ -126,11 +155,7 @@ fn main() -> ExitCode {
                 shards,
                 state_dir,
             } => serve::run(config.as_deref(), shards, state_dir.as_deref()),
-            Command::Stats { interface } => {
-                wiregate_dataplane::uapi_server::query_stats(&interface)
-                    .map(|text| print!("{text}"))
-                    .map_err(|e| e.to_string())
-            }
+            Command::Stats { interface } => stats(&interface),
             Command::Tunnel { client, command } => cli::tunnel(&client, command),
             Command::Peer { client, command } => cli::peer(&client, command),
         }

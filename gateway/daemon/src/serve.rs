@@ -8,7 +8,6 @@ use crate::keyfile;
 use crate::metrics_listener;
 use crate::systemd;
 use crate::{file_tunnels, reload};
-use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::Path;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
@@ -20,8 +19,6 @@ use wiregate_control::reconcile::Reconciler;
 use wiregate_control::store::Store;
 use wiregate_control::store::cache::CachedStore;
 use wiregate_control::store::sqlite::SqliteStore;
-use wiregate_dataplane::UserspaceFactory;
-use wiregate_kernel::KernelFactory;
 
 /// Environment variable that supplies an admin API token (instead of the token file).
 const TOKEN_ENV: &str = "WIREGATE_API_TOKEN";
@@ -79,13 +76,7 @@ pub fn run(
     let config = Config::load(path, state_dir).map_err(|e| e.to_string())?;
     let shards = crate::shards(shards.or(config.shards))?;
     // The state directory holds the store, keys and the token: the owner's only.
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(&config.state_dir)
-        .and_then(|()| {
-            std::fs::set_permissions(&config.state_dir, std::fs::Permissions::from_mode(0o700))
-        })
+    crate::private_files::create_dir(&config.state_dir)
         .map_err(|e| format!("{}: {e}", config.state_dir.display()))?;
     let db = config.state_dir.join("wiregate.db");
     let store = Arc::new(CachedStore::new(
@@ -93,9 +84,7 @@ pub fn run(
     ));
     let reconciler = Arc::new(Reconciler::new(
         store.clone(),
-        Box::new(KernelFactory {
-            other: UserspaceFactory { shards },
-        }),
+        crate::backends::factory(shards),
     ));
     let store: Arc<dyn Store> = store;
     let control = Arc::new(Control::new(store.clone(), reconciler.clone()));

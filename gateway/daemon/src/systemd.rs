@@ -1,8 +1,9 @@
 //! Telling systemd how the daemon is doing (`Type=notify`): READY=1 once the tunnels,
 //! the API and the metrics are up (and again after a reload, which RELOADING=1 opens),
-//! STOPPING=1 on the way out, and, when the unit sets `WatchdogSec=`, WATCHDOG=1 at half the interval for as long as
-//! the reconcile loop answers. Without `NOTIFY_SOCKET` (not under systemd) every call does
-//! nothing.
+//! STOPPING=1 on the way out, and, when the unit sets `WatchdogSec=`, WATCHDOG=1 at half
+//! the interval for as long as the reconcile loop answers. Without `NOTIFY_SOCKET` (not
+//! under systemd) every call does nothing. (Unix only; `no_systemd.rs` stands in
+//! elsewhere.)
 
 use sd_notify::NotifyState;
 use std::sync::Arc;

@@ -6,6 +6,9 @@
 //! allowed-IPs table (see [`allowedips`]), and are handed over in batches when they arrive
 //! on another shard. The control plane changes a device with [`Device::commit`] and reads
 //! it with [`Device::report`]; [`uapi`] speaks the cross-platform userspace API on top.
+//!
+//! Linux only: on other systems the crate is empty.
+#![cfg(target_os = "linux")]
 #![deny(unsafe_code)]
 
 pub mod allowedips;

@@ -5,6 +5,7 @@
 //! on the test side) must still get a tunnel through it in both directions.
 //!
 //! Needs root (a network namespace and a TUN device), as the e2e tests do.
+#![cfg(target_os = "linux")]
 
 use boringtun::noise::{Tunn, TunnResult};
 use boringtun::x25519;

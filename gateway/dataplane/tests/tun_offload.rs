@@ -6,6 +6,7 @@
 //! by the e2e throughput test.)
 //!
 //! Needs root (a network namespace and a TUN device), as the e2e tests do.
+#![cfg(target_os = "linux")]
 
 use ipnet::IpNet;
 use std::net::Ipv4Addr;

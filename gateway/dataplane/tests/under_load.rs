@@ -5,6 +5,7 @@
 //! the queue has drained and a second has passed, initiations are opened without one.
 //!
 //! Needs root (a network namespace and a TUN device), as the e2e tests do.
+#![cfg(target_os = "linux")]
 
 use boringtun::noise::{Tunn, TunnResult};
 use boringtun::x25519;

@@ -3,6 +3,9 @@
 //! generic netlink family), with wiregate's API, store and reconciliation on top.
 //!
 //! Changes are incremental (`plan.rs`): sessions of untouched peers survive every apply.
+//!
+//! Linux only: on other systems the crate is empty.
+#![cfg(target_os = "linux")]
 
 mod backend;
 mod dump;

@@ -1,6 +1,7 @@
 //! The linux-kernel backend against the kernel's own WireGuard module, in a network
 //! namespace of the test's own. This machine's kernel has none, so `tests/run` runs these
 //! under a kernel that has it, in a VM (`tests/kernel-vm`).
+#![cfg(target_os = "linux")]
 
 use ipnet::IpNet;
 use std::collections::BTreeMap;

@@ -1,0 +1,13 @@
+//! Where there is no systemd (Windows): the notifications `systemd.rs` sends are nothing.
+//! The Windows service manager is told of the service's state by the service itself.
+
+use std::sync::Arc;
+use wiregate_control::reconcile::Reconciler;
+
+pub fn ready(_status: &str) {}
+
+pub fn stopping() {}
+
+pub fn reloading() {}
+
+pub fn start_watchdog(_reconciler: Arc<Reconciler>, _stopped: impl Fn() -> bool + Send + 'static) {}
