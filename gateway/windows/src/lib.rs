@@ -7,12 +7,15 @@
 //! header's offsets, `encode.rs` and `decode.rs` write and read it), so it is built and
 //! unit-tested on every platform; `plan.rs` turns the driver's state and the desired
 //! configuration into an incremental change, as the Linux kernel backend does.
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 
 pub mod decode;
+#[cfg(windows)]
+pub mod dll;
 pub mod encode;
 pub mod layout;
 pub mod plan;
+pub mod verify;
 
 pub use decode::{DecodeError, decode};
 pub use encode::encode;

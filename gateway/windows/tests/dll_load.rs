@@ -1,0 +1,40 @@
+//! Loading `wireguard.dll` refuses what it must, under Wine: a missing DLL with the clear
+//! error an operator can act on, a DLL whose SHA-256 is not the pinned one, and an
+//! unsigned file (Windows' own WinVerifyTrust says so).
+
+#![cfg(windows)]
+
+use std::path::PathBuf;
+use wiregate_windows::dll::WireGuardDll;
+use wiregate_windows::verify::{LoadError, sha256_hex};
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("wiregate-dll-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn a_missing_dll_says_where_to_get_one() {
+    let path = scratch("missing").join("wireguard.dll");
+    let error = WireGuardDll::load(&path, None).unwrap_err();
+    assert!(matches!(error, LoadError::Missing { .. }), "{error}");
+    let text = error.to_string();
+    assert!(
+        text.contains("wireguard.dll not found") && text.contains("wireguard_dll"),
+        "{text}"
+    );
+}
+
+#[test]
+fn an_unsigned_or_unpinned_dll_is_refused() {
+    // Any unsigned PE file will do: this test's own executable, under the DLL's name.
+    let path = scratch("unsigned").join("wireguard.dll");
+    std::fs::copy(std::env::current_exe().unwrap(), &path).unwrap();
+    let error = WireGuardDll::load(&path, None).unwrap_err();
+    assert!(matches!(error, LoadError::Unsigned { .. }), "{error}");
+    assert!(error.to_string().contains("Authenticode"), "{error}");
+    let pin = sha256_hex(b"the official DLL's bytes");
+    let error = WireGuardDll::load(&path, Some(&pin)).unwrap_err();
+    assert!(matches!(error, LoadError::PinMismatch { .. }), "{error}");
+}
