@@ -39,7 +39,8 @@ pub struct NewTunnel {
     /// Keep server-generated peer private keys so configs can be downloaded later.
     #[serde(default)]
     pub keep_private_keys: bool,
-    /// Data-plane backend: `userspace` (the default) or `linux-kernel`.
+    /// Data-plane backend: `userspace` (the default) or `linux-kernel` on Linux,
+    /// `windows-nt` on Windows.
     pub backend: Option<String>,
     /// `SO_MARK` for the tunnel's UDP datagrams (policy routing); 0 is none.
     #[serde(default)]

@@ -62,7 +62,9 @@ pub struct TunnelState {
 }
 
 /// The backends a tunnel may name, in the configuration file and the API.
-pub const KINDS: &[&str] = &["userspace", "linux-kernel"];
+/// Which of them a build can run depends on its system: Linux runs the first two, Windows
+/// the third.
+pub const KINDS: &[&str] = &["userspace", "linux-kernel", "windows-nt"];
 
 pub trait Backend: Send + Sync {
     /// Short name for logs and the API ("userspace", "linux-kernel", "windows-nt").

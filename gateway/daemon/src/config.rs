@@ -39,6 +39,8 @@ struct FileConfig {
     api: FileApi,
     #[serde(default)]
     metrics: FileMetrics,
+    #[serde(default)]
+    windows: FileWindows,
     #[serde(default, rename = "tunnel")]
     tunnels: Vec<FileTunnel>,
 }
@@ -62,6 +64,14 @@ struct FileMetrics {
     listen: Option<SocketAddr>,
     /// "all" (default), "none", or "top:N".
     peer_series: Option<String>,
+}
+
+/// The windows-nt backend's DLL (read on every system, used on Windows).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileWindows {
+    wireguard_dll: Option<PathBuf>,
+    wireguard_dll_sha256: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -108,7 +118,32 @@ pub struct Config {
     pub reconcile_interval: u64,
     pub api: ApiConfig,
     pub metrics: MetricsConfig,
+    /// Checked everywhere, used by the windows-nt backend.
+    #[cfg_attr(not(windows), allow(dead_code))]
+    pub windows: WindowsConfig,
     pub tunnels: Vec<ConfiguredTunnel>,
+}
+
+#[derive(Debug, Clone)]
+#[cfg_attr(not(windows), allow(dead_code))]
+pub struct WindowsConfig {
+    /// Default: `wireguard.dll` beside the wiregate executable.
+    pub wireguard_dll: PathBuf,
+    /// The SHA-256 (hex) the DLL must have, if pinned.
+    pub wireguard_dll_sha256: Option<String>,
+}
+
+impl WindowsConfig {
+    fn from_file(file: FileWindows) -> Self {
+        let beside_us = std::env::current_exe()
+            .ok()
+            .and_then(|exe| exe.parent().map(|dir| dir.join("wireguard.dll")))
+            .unwrap_or_else(|| PathBuf::from("wireguard.dll"));
+        Self {
+            wireguard_dll: file.wireguard_dll.unwrap_or(beside_us),
+            wireguard_dll_sha256: file.wireguard_dll_sha256,
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -346,6 +381,7 @@ impl Config {
                 .unwrap_or(DEFAULT_RECONCILE_INTERVAL),
             api,
             metrics,
+            windows: WindowsConfig::from_file(file.windows),
             tunnels,
         })
     }

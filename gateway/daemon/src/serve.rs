@@ -84,7 +84,7 @@ pub fn run(
     ));
     let reconciler = Arc::new(Reconciler::new(
         store.clone(),
-        crate::backends::factory(shards),
+        crate::backends::factory(&config, shards),
     ));
     let store: Arc<dyn Store> = store;
     let control = Arc::new(Control::new(store.clone(), reconciler.clone()));

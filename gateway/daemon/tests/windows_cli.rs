@@ -39,3 +39,78 @@ fn linux_only_commands_say_so() {
         "{text}"
     );
 }
+
+/// `GET path` on the API at `port` with the test's token: the answer's text, or `None`
+/// while nothing answers.
+fn get(port: u16, path: &str) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {TOKEN}\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).ok()?;
+    Some(answer)
+}
+
+const TOKEN: &str = "windows-test-token-0123456789";
+
+#[test]
+fn a_windows_nt_tunnel_without_the_dll_fails_clearly_and_the_api_serves() {
+    let dir = std::env::temp_dir().join(format!("wiregate-serve-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let port = 18_000 + (std::process::id() % 1000) as u16;
+    let config = dir.join("wiregate.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"state_dir = '{state}'
+[api]
+listen = "127.0.0.1:{port}"
+tokens = ["{TOKEN}"]
+[metrics]
+listen = "127.0.0.1:{metrics}"
+[windows]
+wireguard_dll = '{dll}'
+[[tunnel]]
+name = "wgnt0"
+listen_port = 51820
+addresses = ["10.99.0.1/24"]
+backend = "windows-nt"
+"#,
+            state = dir.join("state").display(),
+            metrics = port + 1,
+            dll = dir.join("wireguard.dll").display(),
+        ),
+    )
+    .unwrap();
+    let mut gateway = Command::new(env!("CARGO_BIN_EXE_wiregate"))
+        .args(["serve", "--config"])
+        .arg(&config)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("starting wiregate.exe serve");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let answer = loop {
+        if let Some(answer) = get(port, "/v1/tunnels/wgnt0")
+            && answer.contains("\"failed\"")
+        {
+            break Some(answer);
+        }
+        if std::time::Instant::now() > deadline {
+            break None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    let _ = gateway.kill();
+    let _ = gateway.wait();
+    let answer = answer.expect("the tunnel was not reported failed within 30 s");
+    assert!(
+        answer.contains("wireguard.dll not found") && answer.contains("wireguard_dll"),
+        "{answer}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -163,7 +163,8 @@ impl BackendFactory for UserspaceFactory {
     fn create(&self, kind: &str, desired: &TunnelConfig) -> Result<Box<dyn Backend>, BackendError> {
         if kind != "userspace" {
             return Err(BackendError::Unsupported(format!(
-                "backend {kind:?} is not available in this build"
+                "backend {kind:?} is not available on {}",
+                std::env::consts::OS
             )));
         }
         Ok(Box::new(UserspaceTunnel::create(desired, self.shards)?))

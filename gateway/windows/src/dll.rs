@@ -94,9 +94,8 @@ type SetLogger = unsafe extern "system" fn(Option<Logger>);
 type SetAdapterLogging = unsafe extern "system" fn(HANDLE, i32) -> i32;
 
 /// The resolved functions. All are resolved at load, so a DLL that is not WireGuardNT's
-/// is refused at once; the adapter code calls them.
+/// is refused at once.
 #[derive(Debug, Clone, Copy)]
-#[allow(dead_code)] // The adapter, the next part of this backend, calls the rest.
 pub(crate) struct Functions {
     pub create_adapter: CreateAdapter,
     pub open_adapter: OpenAdapter,
@@ -135,6 +134,23 @@ fn resolve<T: Copy>(module: HMODULE, path: &Path, name: &'static str) -> Result<
             path: path.to_path_buf(),
             function: name.trim_end_matches('\0'),
         }),
+    }
+}
+
+/// The DLL's and the driver's log, into ours (`WIREGUARD_LOGGER_CALLBACK`).
+unsafe extern "system" fn log_message(level: i32, _timestamp: u64, message: *const u16) {
+    if message.is_null() {
+        return;
+    }
+    // SAFETY: the DLL passes a NUL-terminated UTF-16 string, valid during the call.
+    let text = unsafe {
+        let len = (0..).take_while(|&i| *message.add(i) != 0).count();
+        String::from_utf16_lossy(std::slice::from_raw_parts(message, len))
+    };
+    match level {
+        0 => tracing::info!(target: "wireguard_nt", "{text}"),
+        1 => tracing::warn!(target: "wireguard_nt", "{text}"),
+        _ => tracing::error!(target: "wireguard_nt", "{text}"),
     }
 }
 
@@ -179,11 +195,15 @@ impl WireGuardDll {
             })
         })();
         match functions {
-            Ok(functions) => Ok(Self {
-                module,
-                path: path.to_path_buf(),
-                functions,
-            }),
+            Ok(functions) => {
+                // SAFETY: a function that stays valid while the process runs.
+                unsafe { (functions.set_logger)(Some(log_message)) };
+                Ok(Self {
+                    module,
+                    path: path.to_path_buf(),
+                    functions,
+                })
+            }
             Err(e) => {
                 // SAFETY: loaded above, used by nothing else.
                 unsafe { FreeLibrary(module) };

@@ -9,14 +9,23 @@
 //! configuration into an incremental change, as the Linux kernel backend does.
 #![deny(unsafe_code)]
 
+#[cfg(windows)]
+mod adapter;
+#[cfg(windows)]
+mod backend;
 pub mod decode;
 #[cfg(windows)]
 pub mod dll;
 pub mod encode;
+#[cfg(windows)]
+mod ipconfig;
 pub mod layout;
 pub mod plan;
+pub mod state;
 pub mod verify;
 
+#[cfg(windows)]
+pub use backend::{WindowsFactory, WindowsTunnel};
 pub use decode::{DecodeError, decode};
 pub use encode::encode;
 
