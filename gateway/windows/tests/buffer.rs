@@ -60,6 +60,36 @@ fn the_layout_follows_c_rules_for_the_headers_fields() {
     );
 }
 
+/// The Windows target's own `SOCKADDR_INET` (windows-sys, `repr(C)` as the compiler lays
+/// it out for Windows) against the offsets the buffer code uses.
+#[cfg(windows)]
+#[test]
+fn the_sockaddr_layout_is_windows_own() {
+    use std::mem::{align_of, offset_of, size_of};
+    use windows_sys::Win32::Networking::WinSock::{SOCKADDR_IN, SOCKADDR_IN6, SOCKADDR_INET};
+    assert_eq!(size_of::<SOCKADDR_INET>(), sockaddr::SIZE);
+    assert_eq!(
+        align_of::<SOCKADDR_INET>(),
+        4,
+        "so the endpoint starts at 76, not 74"
+    );
+    assert_eq!(offset_of!(SOCKADDR_IN, sin_port), sockaddr::PORT);
+    assert_eq!(offset_of!(SOCKADDR_IN, sin_addr), sockaddr::V4_ADDRESS);
+    assert_eq!(
+        offset_of!(SOCKADDR_IN6, sin6_flowinfo),
+        sockaddr::V6_FLOWINFO
+    );
+    assert_eq!(offset_of!(SOCKADDR_IN6, sin6_addr), sockaddr::V6_ADDRESS);
+    assert_eq!(offset_of!(SOCKADDR_IN6, Anonymous), sockaddr::V6_SCOPE_ID);
+    assert_eq!(
+        (
+            windows_sys::Win32::Networking::WinSock::AF_INET,
+            windows_sys::Win32::Networking::WinSock::AF_INET6
+        ),
+        (layout::AF_INET, layout::AF_INET6)
+    );
+}
+
 #[test]
 fn the_flags_are_the_headers() {
     assert_eq!(
