@@ -23,6 +23,8 @@ mod systemd;
 #[cfg(not(unix))]
 #[path = "no_systemd.rs"]
 mod systemd;
+#[cfg(windows)]
+mod windows_service;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -72,6 +74,32 @@ enum Command {
         #[command(subcommand)]
         command: cli::PeerCommand,
     },
+    /// The Windows service: install, uninstall, or run as the service control manager's.
+    Service {
+        #[command(subcommand)]
+        command: ServiceCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ServiceCommand {
+    /// Register wiregate with the service control manager (automatic start).
+    Install {
+        /// The configuration file the service serves.
+        #[arg(short, long)]
+        config: Option<PathBuf>,
+        #[arg(long)]
+        state_dir: Option<PathBuf>,
+    },
+    /// Stop and remove the service.
+    Uninstall,
+    /// What the service control manager starts (not for use by hand).
+    Run {
+        #[arg(short, long)]
+        config: Option<PathBuf>,
+        #[arg(long)]
+        state_dir: Option<PathBuf>,
+    },
 }
 
 /// The wireguard-go command line: `wiregate [-f|--foreground] [--shards N] <interface>`.
@@ -91,15 +119,39 @@ pub struct DropIn {
     pub interface: String,
 }
 
-fn init_logging() {
+/// Logs to stderr; or, for the Windows service (whose stderr goes nowhere), appended to
+/// `log_file`.
+fn init_logging(log_file: Option<PathBuf>) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("RUST_LOG")
         .or_else(|_| tracing_subscriber::EnvFilter::try_from_env("LOG_LEVEL"))
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    let file = log_file.and_then(|path| {
+        path.parent().map(std::fs::create_dir_all);
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .ok()
+    });
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    match file {
+        Some(file) => builder
+            .with_writer(std::sync::Mutex::new(file))
+            .with_ansi(false)
+            .init(),
+        None => builder
+            .with_writer(std::io::stderr)
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init(),
+    }
+}
+
+/// Where the Windows service logs: `%ProgramData%\wiregate\wiregate.log`.
+fn service_log(args: &[String]) -> Option<PathBuf> {
+    let is_service = args.get(1).map(String::as_str) == Some("service")
+        && args.get(2).map(String::as_str) == Some("run");
+    let data = std::env::var_os("ProgramData")?;
+    is_service.then(|| PathBuf::from(data).join("wiregate").join("wiregate.log"))
 }
 
 /// The shard count to use: the one asked for, checked, or one per core (at most as many
@@ -121,6 +173,25 @@ pub fn shards(requested: Option<usize>) -> Result<usize, String> {
     }
 }
 
+#[cfg(windows)]
+fn service(command: ServiceCommand) -> Result<(), String> {
+    use windows_service::ServeArgs;
+    match command {
+        ServiceCommand::Install { config, state_dir } => {
+            windows_service::install(ServeArgs { config, state_dir })
+        }
+        ServiceCommand::Uninstall => windows_service::uninstall(),
+        ServiceCommand::Run { config, state_dir } => {
+            windows_service::run(ServeArgs { config, state_dir })
+        }
+    }
+}
+
+#[cfg(not(windows))]
+fn service(_command: ServiceCommand) -> Result<(), String> {
+    Err("`wiregate service` manages the Windows service; on Linux, use the systemd unit (deploy/systemd)".into())
+}
+
 /// `wiregate stats`: a userspace tunnel's counters, over its UAPI socket.
 #[cfg(target_os = "linux")]
 fn stats(interface: &str) -> Result<(), String> {
@@ -137,13 +208,18 @@ fn stats(interface: &str) -> Result<(), String> {
 }
 
 fn main() -> ExitCode {
-    init_logging();
     let args: Vec<String> = std::env::args().collect();
+    init_logging(service_log(&args));
     let is_command = args
         .iter()
         .skip(1)
         .find(|a| !a.starts_with('-'))
-        .is_some_and(|a| matches!(a.as_str(), "serve" | "stats" | "tunnel" | "peer" | "help"));
+        .is_some_and(|a| {
+            matches!(
+                a.as_str(),
+                "serve" | "stats" | "tunnel" | "peer" | "service" | "help"
+            )
+        });
     let wants_help = args
         .iter()
         .skip(1)
@@ -158,6 +234,7 @@ fn main() -> ExitCode {
             Command::Stats { interface } => stats(&interface),
             Command::Tunnel { client, command } => cli::tunnel(&client, command),
             Command::Peer { client, command } => cli::peer(&client, command),
+            Command::Service { command } => service(command),
         }
     } else {
         dropin::run(DropIn::parse())

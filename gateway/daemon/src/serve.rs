@@ -68,10 +68,24 @@ fn admin_tokens(config: &Config) -> Result<Vec<String>, String> {
     Ok(vec![token.trim().to_owned()])
 }
 
+/// Stops a running `serve` (what SIGTERM does): callable from anywhere, once or more.
+pub type Stopper = Arc<dyn Fn() + Send + Sync>;
+
 pub fn run(
     path: Option<&Path>,
     shards: Option<usize>,
     state_dir: Option<&Path>,
+) -> Result<(), String> {
+    run_with(path, shards, state_dir, |_| {})
+}
+
+/// `run`, calling `ready` with a [`Stopper`] once the tunnels, the API and the metrics
+/// are up (the Windows service reports itself running then, and stops through it).
+pub fn run_with(
+    path: Option<&Path>,
+    shards: Option<usize>,
+    state_dir: Option<&Path>,
+    ready: impl FnOnce(Stopper),
 ) -> Result<(), String> {
     let config = Config::load(path, state_dir).map_err(|e| e.to_string())?;
     let shards = crate::shards(shards.or(config.shards))?;
@@ -117,8 +131,15 @@ pub fn run(
     )?;
 
     let stop = Arc::new(Stop::default());
-    {
+    let stopper: Stopper = {
         let stop = stop.clone();
+        Arc::new(move || {
+            systemd::stopping();
+            stop.stop();
+            let _ = stopping.send(true);
+        })
+    };
+    {
         let reload = reload::Reload {
             path: path.map(Path::to_path_buf),
             state_dir: state_dir.map(Path::to_path_buf),
@@ -126,15 +147,9 @@ pub fn run(
             control: control.clone(),
             reconciler: reconciler.clone(),
         };
-        crate::signals::handle(
-            move || {
-                systemd::stopping();
-                stop.stop();
-                let _ = stopping.send(true);
-            },
-            move || reload.run(),
-        )
-        .map_err(|e| format!("installing signal handlers: {e}"))?;
+        let stopper = stopper.clone();
+        crate::signals::handle(move || stopper(), move || reload.run())
+            .map_err(|e| format!("installing signal handlers: {e}"))?;
     }
     // The periodic pass: expiry, drift repair, retrying failed tunnels.
     let periodic = {
@@ -156,6 +171,7 @@ pub fn run(
     };
     // Tunnels were brought up by the first pass above; the API and metrics listen.
     systemd::ready(&format!("serving; API on {}", config.api.listen));
+    ready(stopper);
     {
         let stop = stop.clone();
         systemd::start_watchdog(reconciler.clone(), move || stop.wait(Duration::ZERO));

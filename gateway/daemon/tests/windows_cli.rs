@@ -114,3 +114,83 @@ backend = "windows-nt"
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn the_service_installs_starts_serves_stops_and_uninstalls() {
+    use windows_service::service::{ServiceAccess, ServiceState};
+    use windows_service::service_manager::{ServiceManager, ServiceManagerAccess};
+    let dir = std::env::temp_dir().join(format!("wiregate-service-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let port = 19_000 + (std::process::id() % 1000) as u16;
+    let config = dir.join("wiregate.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "state_dir = '{}'\n[api]\nlisten = \"127.0.0.1:{port}\"\ntokens = [\"{TOKEN}\"]\n[metrics]\nlisten = \"127.0.0.1:{}\"\n",
+            dir.join("state").display(),
+            port + 1
+        ),
+    )
+    .unwrap();
+    let config_arg = config.to_str().unwrap();
+    // A service left by an interrupted run would make the install fail.
+    let _ = wiregate(&["service", "uninstall"]);
+    let (ok, text) = wiregate(&["service", "install", "--config", config_arg]);
+    assert!(ok, "{text}");
+    let manager =
+        ServiceManager::local_computer(None::<&str>, ServiceManagerAccess::CONNECT).unwrap();
+    let service = manager
+        .open_service(
+            "wiregate",
+            ServiceAccess::QUERY_CONFIG | ServiceAccess::QUERY_STATUS | ServiceAccess::START,
+        )
+        .expect("the installed service");
+    let installed = service.query_config().unwrap();
+    let command = installed.executable_path.to_string_lossy().into_owned();
+    assert!(
+        command.contains("service run --config") && command.contains("wiregate.toml"),
+        "{command}"
+    );
+
+    // Started by the service control manager, it serves; Stop stops it.
+    service.start::<&str>(&[]).expect("starting the service");
+    let wait = |state: ServiceState| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while std::time::Instant::now() < deadline {
+            if service
+                .query_status()
+                .is_ok_and(|s| s.current_state == state)
+            {
+                return true;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        false
+    };
+    assert!(
+        wait(ServiceState::Running),
+        "the service never reported running"
+    );
+    let health = get(port, "/v1/health").unwrap_or_default();
+    assert!(health.starts_with("HTTP/1.1 200"), "{health}");
+    let control = manager
+        .open_service(
+            "wiregate",
+            ServiceAccess::STOP | ServiceAccess::QUERY_STATUS,
+        )
+        .unwrap();
+    control.stop().expect("stopping the service");
+    assert!(wait(ServiceState::Stopped), "the service did not stop");
+
+    // A deleted service goes once no handle to it is open.
+    drop((service, control));
+    let (ok, text) = wiregate(&["service", "uninstall"]);
+    assert!(ok, "{text}");
+    assert!(
+        manager
+            .open_service("wiregate", ServiceAccess::QUERY_STATUS)
+            .is_err(),
+        "the service is still registered"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
