@@ -87,6 +87,11 @@ impl BackendFactory for WindowsFactory {
                 "backend {kind:?} is not available on Windows; use \"windows-nt\""
             )));
         }
+        if crate::elevation::is_elevated() == Some(false) {
+            return Err(BackendError::Unsupported(
+                crate::elevation::NOT_ELEVATED.into(),
+            ));
+        }
         let dll = WireGuardDll::load(&self.dll, self.pin.as_deref())
             .map_err(|e| BackendError::Unsupported(e.to_string()))?;
         match dll.running_driver_version() {

@@ -16,6 +16,8 @@ mod backend;
 pub mod decode;
 #[cfg(windows)]
 pub mod dll;
+#[cfg(windows)]
+pub mod elevation;
 pub mod encode;
 #[cfg(windows)]
 mod ipconfig;

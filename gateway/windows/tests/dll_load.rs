@@ -38,3 +38,10 @@ fn an_unsigned_or_unpinned_dll_is_refused() {
     let error = WireGuardDll::load(&path, Some(&pin)).unwrap_err();
     assert!(matches!(error, LoadError::PinMismatch { .. }), "{error}");
 }
+
+#[test]
+fn the_process_token_says_whether_it_is_elevated() {
+    // Wine runs everything as an elevated administrator; on Windows this is what a
+    // non-elevated start is refused by, before any adapter call.
+    assert_eq!(wiregate_windows::elevation::is_elevated(), Some(true));
+}
