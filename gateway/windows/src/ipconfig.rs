@@ -121,6 +121,30 @@ fn routes(config: &TunnelConfig) -> BTreeSet<IpNet> {
         .collect()
 }
 
+/// Deletes what `had` has and `want` has not, then creates what is new. Already gone
+/// and already there are fine: the adapter may have kept them across a restart.
+fn change(
+    what: &str,
+    had: &BTreeSet<IpNet>,
+    want: &BTreeSet<IpNet>,
+    delete: impl Fn(&IpNet) -> u32,
+    create: impl Fn(&IpNet) -> u32,
+) -> io::Result<()> {
+    for net in had.difference(want) {
+        let status = delete(net);
+        if status != ERROR_NOT_FOUND {
+            check(&format!("removing {what} {net}"), status)?;
+        }
+    }
+    for net in want.difference(had) {
+        let status = create(net);
+        if status != ERROR_OBJECT_ALREADY_EXISTS {
+            check(&format!("adding {what} {net}"), status)?;
+        }
+    }
+    Ok(())
+}
+
 /// Brings the adapter's MTU, addresses and routes from `previous` (`None`: nothing set
 /// yet) to `desired`.
 pub fn sync(
@@ -135,31 +159,21 @@ pub fn sync(
         .map(|p| p.addresses.iter().copied().collect())
         .unwrap_or_default();
     let want: BTreeSet<IpNet> = desired.addresses.iter().copied().collect();
-    for net in had.difference(&want) {
-        let status = unsafe { DeleteUnicastIpAddressEntry(&address_row(adapter, net)) };
-        if status != ERROR_NOT_FOUND {
-            check("removing an address", status)?;
-        }
-    }
-    for net in want.difference(&had) {
-        let status = unsafe { CreateUnicastIpAddressEntry(&address_row(adapter, net)) };
-        if status != ERROR_OBJECT_ALREADY_EXISTS {
-            check(&format!("adding address {net}"), status)?;
-        }
-    }
+    // SAFETY (both closures): the rows are valid for the call.
+    change(
+        "address",
+        &had,
+        &want,
+        |net| unsafe { DeleteUnicastIpAddressEntry(&address_row(adapter, net)) },
+        |net| unsafe { CreateUnicastIpAddressEntry(&address_row(adapter, net)) },
+    )?;
     let had = previous.map(routes).unwrap_or_default();
-    let want = routes(desired);
-    for net in had.difference(&want) {
-        let status = unsafe { DeleteIpForwardEntry2(&route_row(adapter, net)) };
-        if status != ERROR_NOT_FOUND {
-            check("removing a route", status)?;
-        }
-    }
-    for net in want.difference(&had) {
-        let status = unsafe { CreateIpForwardEntry2(&route_row(adapter, net)) };
-        if status != ERROR_OBJECT_ALREADY_EXISTS {
-            check(&format!("adding a route to {net}"), status)?;
-        }
-    }
+    change(
+        "route",
+        &had,
+        &routes(desired),
+        |net| unsafe { DeleteIpForwardEntry2(&route_row(adapter, net)) },
+        |net| unsafe { CreateIpForwardEntry2(&route_row(adapter, net)) },
+    )?;
     Ok(())
 }
