@@ -8,7 +8,7 @@
 use super::{Control, validate};
 use crate::error::ApiError;
 use crate::model::{PeerRecord, now};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use wiregate_core::PublicKey;
 
 /// The tag of peers that the configuration file declares.
@@ -76,12 +76,10 @@ impl Control {
                 }),
             }
         }
-        let in_file: HashMap<PublicKey, ()> = file.iter().map(|p| (p.public_key, ())).collect();
+        let in_file: HashSet<PublicKey> = file.iter().map(|p| p.public_key).collect();
         let removed: Vec<&PeerRecord> = stored
             .iter()
-            .filter(|p| {
-                p.tags.iter().any(|t| t == FILE_TAG) && !in_file.contains_key(&p.public_key)
-            })
+            .filter(|p| p.tags.iter().any(|t| t == FILE_TAG) && !in_file.contains(&p.public_key))
             .collect();
         let sync = FileSync {
             added: added.len(),
@@ -93,10 +91,10 @@ impl Control {
         }
         // The whole result is checked before anything is written.
         let changed: HashMap<i64, &PeerRecord> = updated.iter().map(|p| (p.id, p)).collect();
-        let gone: HashMap<i64, ()> = removed.iter().map(|p| (p.id, ())).collect();
+        let gone: HashSet<i64> = removed.iter().map(|p| p.id).collect();
         let mut after: Vec<PeerRecord> = stored
             .iter()
-            .filter(|p| !gone.contains_key(&p.id))
+            .filter(|p| !gone.contains(&p.id))
             .map(|p| {
                 changed
                     .get(&p.id)

@@ -9,20 +9,32 @@ use wiregate_control::control::{Control, FILE_TAG};
 use wiregate_control::model::{PeerRecord, TunnelRecord, now};
 use wiregate_control::types::TunnelPatch;
 
-/// Brings the store in line with the file's tunnels, each on its own: returns what could
-/// not be applied, tunnel by tunnel (that tunnel is left as it was).
-pub fn apply(control: &Control, tunnels: &[ConfiguredTunnel]) -> Vec<String> {
-    tunnels
-        .iter()
-        .filter_map(|tunnel| {
-            apply_one(control, tunnel)
-                .err()
-                .map(|e| format!("tunnel {}: {e}", tunnel.config.name))
-        })
-        .collect()
+/// What [`apply`] did.
+#[derive(Debug, Default)]
+pub struct Applied {
+    /// Tunnels new to the store: stored only, for the reconciler to bring up. (Changes
+    /// to stored tunnels were reconciled as they were made.)
+    pub imported: Vec<String>,
+    /// What could not be applied, tunnel by tunnel (that tunnel is left as it was).
+    pub refused: Vec<String>,
 }
 
-fn apply_one(control: &Control, tunnel: &ConfiguredTunnel) -> Result<(), String> {
+/// Brings the store in line with the file's tunnels, each on its own.
+pub fn apply(control: &Control, tunnels: &[ConfiguredTunnel]) -> Applied {
+    let mut applied = Applied::default();
+    for tunnel in tunnels {
+        let name = &tunnel.config.name;
+        match apply_one(control, tunnel) {
+            Ok(true) => applied.imported.push(name.clone()),
+            Ok(false) => {}
+            Err(e) => applied.refused.push(format!("tunnel {name}: {e}")),
+        }
+    }
+    applied
+}
+
+/// True if the tunnel was imported (new to the store).
+fn apply_one(control: &Control, tunnel: &ConfiguredTunnel) -> Result<bool, String> {
     let (record, peers) = records(tunnel);
     let name = record.name.clone();
     if control
@@ -30,7 +42,7 @@ fn apply_one(control: &Control, tunnel: &ConfiguredTunnel) -> Result<(), String>
         .map_err(|e| e.detail)?
     {
         tracing::info!(tunnel = %name, "imported from the configuration file");
-        return Ok(());
+        return Ok(true);
     }
     switch_backend(control, &name, tunnel.backend.as_deref())?;
     let sync = control
@@ -39,7 +51,7 @@ fn apply_one(control: &Control, tunnel: &ConfiguredTunnel) -> Result<(), String>
     if sync.changed() {
         tracing::info!(tunnel = %name, added = sync.added, updated = sync.updated, removed = sync.removed, "peers of the configuration file applied");
     }
-    Ok(())
+    Ok(false)
 }
 
 /// The store's records for a tunnel of the file. A peer's host prefixes inside the pools

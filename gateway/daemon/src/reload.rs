@@ -64,13 +64,14 @@ impl Reload {
                 "reload: [api], [metrics], shards, reconcile_interval and state_dir changed in the file take effect at the next start"
             );
         }
-        let refused = file_tunnels::apply(&self.control, &config.tunnels);
-        // New tunnels were only stored: bring them up.
-        self.reconciler.all();
-        if refused.is_empty() {
+        let applied = file_tunnels::apply(&self.control, &config.tunnels);
+        for name in &applied.imported {
+            self.reconciler.tunnel(name);
+        }
+        if applied.refused.is_empty() {
             tracing::info!("configuration reloaded");
         } else {
-            for reason in &refused {
+            for reason in &applied.refused {
                 tracing::error!(error = %reason, "reload: not applied");
             }
         }

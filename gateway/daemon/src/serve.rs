@@ -102,7 +102,7 @@ pub fn run_with(
     ));
     let store: Arc<dyn Store> = store;
     let control = Arc::new(Control::new(store.clone(), reconciler.clone()));
-    let refused = file_tunnels::apply(&control, &config.tunnels);
+    let refused = file_tunnels::apply(&control, &config.tunnels).refused;
     if !refused.is_empty() {
         return Err(refused.join("; "));
     }
