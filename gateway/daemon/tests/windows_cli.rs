@@ -57,22 +57,35 @@ fn get(port: u16, path: &str) -> Option<String> {
 
 const TOKEN: &str = "windows-test-token-0123456789";
 
+/// A directory of this test's own.
+fn scratch(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("wiregate-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// `dir/wiregate.toml`: state in `dir`, the API on `port` with [`TOKEN`], metrics on the
+/// next port, then `rest`.
+fn write_config(dir: &std::path::Path, port: u16, rest: &str) -> std::path::PathBuf {
+    let config = dir.join("wiregate.toml");
+    let text = format!(
+        "state_dir = '{}'\n[api]\nlisten = \"127.0.0.1:{port}\"\ntokens = [\"{TOKEN}\"]\n[metrics]\nlisten = \"127.0.0.1:{}\"\n{rest}",
+        dir.join("state").display(),
+        port + 1
+    );
+    std::fs::write(&config, text).unwrap();
+    config
+}
+
 #[test]
 fn a_windows_nt_tunnel_without_the_dll_fails_clearly_and_the_api_serves() {
-    let dir = std::env::temp_dir().join(format!("wiregate-serve-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch("serve");
     let port = 18_000 + (std::process::id() % 1000) as u16;
-    let config = dir.join("wiregate.toml");
-    std::fs::write(
-        &config,
-        format!(
-            r#"state_dir = '{state}'
-[api]
-listen = "127.0.0.1:{port}"
-tokens = ["{TOKEN}"]
-[metrics]
-listen = "127.0.0.1:{metrics}"
-[windows]
+    let config = write_config(
+        &dir,
+        port,
+        &format!(
+            r#"[windows]
 wireguard_dll = '{dll}'
 [[tunnel]]
 name = "wgnt0"
@@ -80,12 +93,9 @@ listen_port = 51820
 addresses = ["10.99.0.1/24"]
 backend = "windows-nt"
 "#,
-            state = dir.join("state").display(),
-            metrics = port + 1,
             dll = dir.join("wireguard.dll").display(),
         ),
-    )
-    .unwrap();
+    );
     let mut gateway = Command::new(env!("CARGO_BIN_EXE_wiregate"))
         .args(["serve", "--config"])
         .arg(&config)
@@ -119,19 +129,9 @@ backend = "windows-nt"
 fn the_service_installs_starts_serves_stops_and_uninstalls() {
     use windows_service::service::{ServiceAccess, ServiceState};
     use windows_service::service_manager::{ServiceManager, ServiceManagerAccess};
-    let dir = std::env::temp_dir().join(format!("wiregate-service-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch("service");
     let port = 19_000 + (std::process::id() % 1000) as u16;
-    let config = dir.join("wiregate.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "state_dir = '{}'\n[api]\nlisten = \"127.0.0.1:{port}\"\ntokens = [\"{TOKEN}\"]\n[metrics]\nlisten = \"127.0.0.1:{}\"\n",
-            dir.join("state").display(),
-            port + 1
-        ),
-    )
-    .unwrap();
+    let config = write_config(&dir, port, "");
     let config_arg = config.to_str().unwrap();
     // A service left by an interrupted run would make the install fail.
     let _ = wiregate(&["service", "uninstall"]);
