@@ -35,6 +35,7 @@ pub struct Control {
 
 fn parse_public(text: &str) -> Result<PublicKey, ApiError> {
     PublicKey::from_base64(text)
+        .and_then(PublicKey::usable)
         .map_err(|e| ApiError::invalid("invalid_key", format!("public_key: {e}")))
 }
 

@@ -78,3 +78,22 @@ fn unknown_field_is_refused() {
         + &peer("\"10.70.0.2/32\"");
     refused(&toml, &["unknown field", "colour"]);
 }
+
+#[test]
+fn low_order_peer_key_is_refused() {
+    let private = Keypair::generate().private;
+    // p + 1 (2^255 - 18): a non-canonical encoding of the order-4 point u = 1.
+    let mut low = [0xff_u8; 32];
+    low[0] = 0xee;
+    low[31] = 0x7f;
+    let key = wiregate_core::PublicKey(low).to_base64();
+    let toml = tunnel(&private)
+        + &format!(
+            "\n[[tunnel.peer]]\npublic_key = {}\nallowed_ips = [\"10.70.0.2/32\"]\n",
+            quote(&key)
+        );
+    refused(
+        &toml,
+        &["low-order point", &format!("peer public_key \"{key}\"")],
+    );
+}

@@ -1,6 +1,6 @@
 //! The `wiregate tunnel` / `wiregate peer` command line against a running gateway.
 
-use crate::cmd::{self, wait_for};
+use crate::cmd;
 use crate::gateway::{API_TOKEN, Gateway, GatewayConfig, bin};
 use crate::names::unique;
 use crate::netns::Netns;
@@ -27,11 +27,7 @@ fn ok(ns: &Netns, args: &[&str]) -> String {
 fn the_cli_manages_tunnels_and_peers() {
     let ns = Netns::new();
     let gw = Gateway::spawn(&ns, &GatewayConfig::new(vec![]), &[]);
-    let up = wait_for(Duration::from_secs(10), || {
-        gw.try_api(None, "GET", "/v1/health")
-            .filter(|(s, _)| *s == 200)
-    });
-    assert!(up.is_some(), "API not up:\n{}", gw.stderr());
+    gw.wait_for_api();
 
     let tunnel = unique("wgcli");
     ok(
@@ -88,4 +84,25 @@ fn the_cli_manages_tunnels_and_peers() {
     assert!(!ok(&ns, &["peer", "list", &tunnel]).contains("laptop"));
     ok(&ns, &["tunnel", "rm", &tunnel]);
     assert!(!ns.has_link(&tunnel), "the tunnel's interface outlived it");
+}
+
+#[test]
+fn the_cli_refuses_low_order_keys() {
+    let ns = Netns::new();
+    let gw = Gateway::spawn(&ns, &GatewayConfig::new(vec![]), &[]);
+    gw.wait_for_api();
+    let tunnel = unique("wgcli");
+    ok(&ns, &["tunnel", "add", &tunnel, "--port", "51820"]);
+    for bytes in wiregate_core::low_order::low_order_encodings() {
+        let key = wiregate_core::PublicKey(bytes).to_base64();
+        let refused = wiregate(&ns, &["peer", "add", &tunnel, "low", "--public-key", &key]);
+        assert!(
+            !refused.success()
+                && refused.stderr.contains("invalid_key")
+                && refused.stderr.contains("low-order point"),
+            "{key}: {}",
+            refused.report()
+        );
+    }
+    assert!(!ok(&ns, &["peer", "list", &tunnel]).contains("low"));
 }

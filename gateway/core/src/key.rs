@@ -19,6 +19,10 @@ pub enum KeyError {
     Base64,
     #[error("key is not 64 hexadecimal characters")]
     Hex,
+    #[error(
+        "key is a low-order point of Curve25519: every Diffie-Hellman result with it is zero, so a handshake with it would be readable and forgeable by anyone"
+    )]
+    LowOrder,
 }
 
 fn decode_base64(s: &str) -> Result<[u8; KEY_LEN], KeyError> {
@@ -55,6 +59,20 @@ impl PublicKey {
     }
     pub fn as_bytes(&self) -> &[u8; KEY_LEN] {
         &self.0
+    }
+    /// Whether no handshake with this key can be secret (see [`crate::low_order`]).
+    pub fn is_low_order(&self) -> bool {
+        crate::low_order::is_low_order(&self.0)
+    }
+    /// The key, unless it is low-order: for keys that enter through wiregate's own
+    /// interfaces (API, CLI, configuration file). The UAPI keeps the kernel's rule and
+    /// accepts them; the data plane then never handshakes with them.
+    pub fn usable(self) -> Result<Self, KeyError> {
+        if self.is_low_order() {
+            Err(KeyError::LowOrder)
+        } else {
+            Ok(self)
+        }
     }
 }
 

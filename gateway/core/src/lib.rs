@@ -10,6 +10,7 @@ pub mod backend;
 pub mod config;
 pub mod dataplane_stats;
 pub mod key;
+pub mod low_order;
 pub mod protocol;
 
 pub use backend::{Backend, BackendError, BackendFactory, PeerState, TunnelState};

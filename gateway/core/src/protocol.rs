@@ -12,6 +12,10 @@ pub const MESSAGE_DATA: u32 = 4;
 pub const HANDSHAKE_INITIATION_LEN: usize = 148;
 pub const HANDSHAKE_RESPONSE_LEN: usize = 92;
 pub const COOKIE_REPLY_LEN: usize = 64;
+/// Where the sender's unencrypted ephemeral key starts: after type and sender index in an
+/// initiation, after type, sender and receiver index in a response.
+pub const INITIATION_EPHEMERAL_AT: usize = 8;
+pub const RESPONSE_EPHEMERAL_AT: usize = 12;
 /// Data message header (type, receiver, counter) plus the Poly1305 tag.
 pub const DATA_OVERHEAD: usize = 32;
 /// Data message header only: type (4), receiver index (4), counter (8).

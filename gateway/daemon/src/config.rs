@@ -276,6 +276,7 @@ impl Config {
             let mut peers = Vec::with_capacity(t.peers.len());
             for p in &t.peers {
                 let public_key = PublicKey::from_base64(&p.public_key)
+                    .and_then(PublicKey::usable)
                     .map_err(|e| fail(format!("peer public_key {:?}: {e}", p.public_key)))?;
                 let preshared_key = p
                     .preshared_key
@@ -525,5 +526,25 @@ mod tests {
             key()
         );
         assert!(error(&overlap).contains("overlaps"), "{}", error(&overlap));
+    }
+
+    #[test]
+    fn low_order_peer_keys_are_refused_naming_the_tunnel_and_peer() {
+        for bytes in wiregate_core::low_order::low_order_encodings() {
+            let low = wiregate_core::PublicKey(bytes).to_base64();
+            let text = format!(
+                "[[tunnel]]\nname = \"wg7\"\nlisten_port = 1\n[[tunnel.peer]]\npublic_key = \"{}\"\n[[tunnel.peer]]\npublic_key = \"{low}\"",
+                key()
+            );
+            let message = error(&text);
+            for expected in [
+                "test.toml",
+                "tunnel wg7",
+                &format!("peer public_key \"{low}\""),
+                "low-order point",
+            ] {
+                assert!(message.contains(expected), "{expected:?} not in: {message}");
+            }
+        }
     }
 }

@@ -183,6 +183,7 @@ impl Device {
                 handshakes: Default::default(),
                 pending: (0..shards).map(|_| Default::default()).collect(),
                 scratch: vec![0; wiregate_core::protocol::MAX_IP_PACKET + 256],
+                mtu: wiregate_core::config::DEFAULT_MTU.into(),
             };
             let lifecycle = lifecycle.clone();
             let thread_name = format!("{name}/shard{id}");

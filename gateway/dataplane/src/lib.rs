@@ -19,6 +19,7 @@ mod handoff;
 mod handshake;
 pub mod index;
 pub mod netconf;
+mod padding;
 mod peer;
 mod receive;
 mod routing;

@@ -2,12 +2,13 @@
 //! send, and the counters the control plane reads.
 
 use crate::index::PeerRef;
-use crate::stats::PeerStats;
+use crate::stats::{PeerStats, ShardStats};
 use boringtun::noise::Tunn;
 use boringtun::noise::rate_limiter::RateLimiter;
 use boringtun::x25519;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 use wiregate_core::{PresharedKey, PrivateKey, PublicKey};
 
 /// The tunnel's own keys, shared by all its shards.
@@ -64,6 +65,10 @@ pub(crate) struct PeerSpec {
 /// otherwise spend a gigabyte on peers that never connect. Once created it stays (until
 /// the peer is removed or rebuilt): it holds the last initiation timestamp, which is
 /// what stops a replayed initiation.
+///
+/// A peer whose public key is a low-order point never gets Noise state: every handshake
+/// with it would be under keys anyone can compute (the kernel keeps such a peer, as the
+/// UAPI lets one configure it, and refuses its handshakes the same way).
 pub(crate) struct Peer {
     pub spec: PeerSpec,
     /// `None` until needed, and while the tunnel has no private key.
@@ -83,6 +88,12 @@ impl std::fmt::Debug for Peer {
 
 impl Peer {
     pub fn new(spec: PeerSpec, identity: Option<&Identity>) -> Self {
+        if spec.public_key.is_low_order() {
+            tracing::warn!(
+                peer = %spec.public_key,
+                "peer's public key is a low-order point: no handshake will be made with it"
+            );
+        }
         let endpoint = spec.endpoint;
         spec.stats.set_endpoint(endpoint);
         let mut peer = Self {
@@ -104,8 +115,13 @@ impl Peer {
         self.tunn.as_deref_mut()
     }
 
-    /// Builds a fresh Noise state for the current identity; existing sessions end.
+    /// Builds a fresh Noise state for the current identity; existing sessions end. None
+    /// for a low-order public key.
     pub fn rekey(&mut self, identity: Option<&Identity>) {
+        if self.spec.public_key.is_low_order() {
+            self.tunn = None;
+            return;
+        }
         self.tunn = identity.map(|id| {
             Box::new(Tunn::new(
                 id.private.clone(),
@@ -122,6 +138,16 @@ impl Peer {
     pub fn reidentify(&mut self, identity: Option<&Identity>) {
         if self.tunn.is_some() || self.spec.persistent_keepalive.is_some() {
             self.rekey(identity);
+        }
+    }
+
+    /// The drop counter for a packet that needs Noise state the peer cannot have: its key
+    /// is low-order, or the tunnel has no private key.
+    pub fn without_tunn<'s>(&self, stats: &'s ShardStats) -> &'s AtomicU64 {
+        if self.spec.public_key.is_low_order() {
+            &stats.drop_low_order_key
+        } else {
+            &stats.drop_no_endpoint
         }
     }
 

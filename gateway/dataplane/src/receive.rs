@@ -16,6 +16,8 @@ use quinn_udp::RecvMeta;
 use std::io::{self, IoSliceMut};
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Instant, SystemTime};
+use wiregate_core::key::KEY_LEN;
+use wiregate_core::low_order::is_low_order;
 use wiregate_core::protocol::*;
 
 /// Datagrams per receive call (tunable); each buffer holds a full GRO batch.
@@ -47,6 +49,20 @@ fn message_type(data: &[u8]) -> Option<u32> {
 
 fn index_at(data: &[u8], at: usize) -> Option<u32> {
     Some(u32::from_le_bytes(data.get(at..at + 4)?.try_into().ok()?))
+}
+
+/// Whether a handshake message carries a low-order ephemeral key: its Diffie-Hellman
+/// results would be zero, and the kernel and wireguard-go give up on those (boringtun
+/// does not check). Anything else is `false`.
+fn low_order_ephemeral(kind: Option<u32>, data: &[u8]) -> bool {
+    let at = match kind {
+        Some(MESSAGE_HANDSHAKE_INITIATION) => INITIATION_EPHEMERAL_AT,
+        Some(MESSAGE_HANDSHAKE_RESPONSE) => RESPONSE_EPHEMERAL_AT,
+        _ => return false,
+    };
+    data.get(at..at + KEY_LEN)
+        .and_then(|key| key.try_into().ok())
+        .is_some_and(is_low_order)
 }
 
 impl Shard {
@@ -137,6 +153,12 @@ impl Shard {
             &*identity.mac1
         };
         match checker.verify_packet(Some(from.ip()), data, &mut self.scratch) {
+            Ok(Packet::HandshakeInit(_))
+                if low_order_ephemeral(Some(MESSAGE_HANDSHAKE_INITIATION), data) =>
+            {
+                bump(&self.stats.drop_low_order_key, 1);
+                bump(&self.stats.handshake_failures, 1);
+            }
             Ok(Packet::HandshakeInit(_)) => {
                 if self.handshakes.push(from, data) {
                     bump(&self.stats.handshake_initiations, 1);
@@ -222,8 +244,18 @@ impl Shard {
             spec,
         } = peer;
         let Some(tunn) = tunn.as_deref_mut() else {
-            return bump(&stats.drop_unknown_index, 1);
+            return bump(
+                if spec.public_key.is_low_order() {
+                    &stats.drop_low_order_key
+                } else {
+                    &stats.drop_unknown_index
+                },
+                1,
+            );
         };
+        if low_order_ephemeral(kind, data) {
+            return bump(&stats.drop_low_order_key, 1);
+        }
         let dst = if kind == Some(MESSAGE_DATA) {
             tun_out.reserve(data.len())
         } else {
@@ -231,6 +263,10 @@ impl Shard {
         };
         let delivered: Option<(usize, IpAddr)> = match tunn.decapsulate(Some(from.ip()), data, dst)
         {
+            // A cookie reply (for our initiation) is not authenticated by the peer: it
+            // neither moves the endpoint nor counts as traffic from the peer (the kernel's
+            // rules: only authenticated messages roam, handshakes and data are counted).
+            TunnResult::Done if kind == Some(MESSAGE_HANDSHAKE_COOKIE) => return,
             TunnResult::Done => {
                 roam(endpoint, &spec.stats, from);
                 None
@@ -241,6 +277,9 @@ impl Shard {
                     return out.push(from, reply, udp, stats);
                 }
                 roam(endpoint, &spec.stats, from);
+                // Our handshake response, or the keepalive that confirms a session we
+                // initiated: sent to the peer, so counted as the kernel counts them.
+                bump(&spec.stats.tx_bytes, reply.len() as u64);
                 out.push(from, reply, udp, stats);
                 if matches!(
                     kind,

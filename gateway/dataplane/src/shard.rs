@@ -109,6 +109,10 @@ pub(crate) struct Shard {
     pub pending: Vec<HandoffBatch>,
     /// Decrypt/encrypt scratch space, one packet large.
     pub scratch: Vec<u8>,
+    /// The TUN interface's MTU as last read, which padding must not pass. Read again at
+    /// every timer tick: it may be changed behind us (wg-quick sets it after creating the
+    /// interface), and a stale value costs at most a few bytes of padding for a while.
+    pub mtu: usize,
 }
 
 impl std::fmt::Debug for Shard {
@@ -140,6 +144,7 @@ impl Shard {
         if let Err(e) = self.register() {
             return Exit::TunGone(e);
         }
+        self.refresh_mtu();
         let mut events = Events::with_capacity(16);
         let mut rx = crate::receive::RxBuffers::new();
         let mut next_tick = Instant::now() + TIMER_TICK;
@@ -178,6 +183,7 @@ impl Shard {
                 self.open_initiations();
             }
             if Instant::now() >= next_tick {
+                self.refresh_mtu();
                 self.run_timers();
                 next_tick = Instant::now() + TIMER_TICK;
             }
@@ -264,6 +270,13 @@ impl Shard {
                 }
             }
             Command::Shutdown => {}
+        }
+    }
+
+    /// Reads the interface's MTU again; keeps the last one if it cannot.
+    pub fn refresh_mtu(&mut self) {
+        if let Ok(mtu) = self.tun.mtu() {
+            self.mtu = mtu.into();
         }
     }
 

@@ -135,6 +135,8 @@ counters! {
     drop_decrypt,
     /// Datagrams and TUN packets that are not well-formed.
     drop_malformed,
+    /// Handshake messages whose ephemeral key, and packets for a peer whose public key, is a low-order point (every Diffie-Hellman result with it is zero): no handshake is made with them.
+    drop_low_order_key,
     /// Packets for a peer with no known endpoint.
     drop_no_endpoint,
     /// TUN packets to an address no peer's allowed IPs cover.

@@ -1,8 +1,9 @@
-//! TUN → network: plaintext packets from the shard's TUN queue are routed by destination
-//! through the allowed-IPs table to their peer, handed to the shard that owns it, and
-//! encrypted straight into the shard's send batch.
+//! TUN → network: plaintext packets from the shard's TUN queue are padded in place (see
+//! `padding.rs`), routed by destination through the allowed-IPs table to their peer,
+//! handed to the shard that owns it, and encrypted straight into the shard's send batch.
 
 use crate::handoff::Handoff;
+use crate::padding::pad;
 use crate::receive::RxBuffers;
 use crate::shard::Shard;
 use crate::stats::bump;
@@ -10,7 +11,6 @@ use boringtun::noise::{Tunn, TunnResult};
 use std::io;
 use wiregate_core::protocol::{
     DATA_OVERHEAD, HANDSHAKE_INITIATION_LEN, MESSAGE_DATA, MESSAGE_HANDSHAKE_INITIATION,
-    MESSAGE_PADDING_MULTIPLE,
 };
 
 /// TUN reads (each one packet, or one split super-packet) before the batch is sent
@@ -27,8 +27,8 @@ impl Shard {
                 match self.tun.read(tun_rx) {
                     Ok(n) => {
                         self.stats.tun_rx_batch.observe(n);
-                        for packet in tun_rx.packets() {
-                            self.route_plaintext(packet);
+                        for (buf, len) in tun_rx.packets_mut() {
+                            self.route_plaintext(buf, len);
                         }
                     }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
@@ -45,7 +45,10 @@ impl Shard {
         }
     }
 
-    fn route_plaintext(&mut self, packet: &[u8]) {
+    /// Routes the packet `buf[..len]`, padding it first: whichever shard encrypts it gets
+    /// it padded.
+    fn route_plaintext(&mut self, buf: &mut [u8], len: usize) {
+        let packet = pad(buf, len, self.mtu);
         let Some(destination) = Tunn::dst_address(packet) else {
             return bump(&self.stats.drop_malformed, 1);
         };
@@ -59,8 +62,9 @@ impl Shard {
         }
     }
 
-    /// Encrypts a plaintext packet for this shard's peer `slot` into the send batch. With
-    /// no session yet, boringtun queues the packet and gives us a handshake initiation.
+    /// Encrypts a plaintext packet, already padded, for this shard's peer `slot` into the
+    /// send batch. With no session yet, boringtun queues the packet and gives us a
+    /// handshake initiation.
     pub(crate) fn encrypt(&mut self, slot: u32, packet: &[u8]) {
         let Shard {
             peers,
@@ -78,11 +82,10 @@ impl Shard {
             return bump(&stats.drop_no_endpoint, 1);
         };
         let Some(tunn) = peer.tunn(identity.as_deref()) else {
-            return bump(&stats.drop_no_endpoint, 1);
+            return bump(peer.without_tunn(stats), 1);
         };
         timed.insert(slot as usize);
-        let padded = packet.len().next_multiple_of(MESSAGE_PADDING_MULTIPLE);
-        let room = (padded + DATA_OVERHEAD).max(HANDSHAKE_INITIATION_LEN);
+        let room = (packet.len() + DATA_OVERHEAD).max(HANDSHAKE_INITIATION_LEN);
         let dst = out.reserve(room, udp, stats);
         match tunn.encapsulate(packet, dst) {
             TunnResult::WriteToNetwork(datagram) => {

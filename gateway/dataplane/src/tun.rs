@@ -22,6 +22,8 @@ use wiregate_core::config::DEFAULT_MTU;
 const READ_SEGMENTS: usize = 128;
 /// Largest IP packet a segment buffer holds: any MTU the config allows.
 const SEGMENT_BYTES: usize = 64 << 10;
+/// A segment buffer: a packet and room to pad it in place.
+const SEGMENT_BUFFER: usize = SEGMENT_BYTES + crate::padding::TAIL_ROOM;
 /// Decrypted packets gathered before they are written (tunable).
 pub(crate) const WRITE_BATCH: usize = 256;
 
@@ -115,7 +117,7 @@ impl TunQueue {
     }
 
     /// Reads one packet (or one super-packet, split) into `rx`; the packets are
-    /// `rx.packets()`. `WouldBlock` when the queue is empty; an error without an OS code
+    /// `rx.packets_mut()`. `WouldBlock` when the queue is empty; an error without an OS code
     /// is a malformed super-packet from the kernel, and the queue is still usable.
     pub fn read(&self, rx: &mut TunReadBuffers) -> io::Result<usize> {
         let n = self
@@ -145,13 +147,19 @@ impl TunQueue {
         }
     }
 
+    /// The interface's MTU now (it may change under us: wg-quick sets it after creating
+    /// the interface).
+    pub fn mtu(&self) -> io::Result<u16> {
+        self.dev.mtu()
+    }
+
     pub fn raw_fd(&self) -> RawFd {
         self.dev.as_raw_fd()
     }
 }
 
 /// A shard's TUN read buffers: the raw read (virtio header and up to 64 KiB) and the
-/// segments it is split into. Segment buffers are zeroed allocations, mapped lazily, so
+/// segments it is split into, each with room to pad it in place. Segment buffers are zeroed allocations, mapped lazily, so
 /// only the pages packets touch become resident; they are kept as separate buffers
 /// because tun-rs takes them as a slice of buffers, which a read then needs no
 /// per-call array of slices for (that array cost more than the read of a small packet).
@@ -167,18 +175,21 @@ impl TunReadBuffers {
     pub fn new() -> Self {
         Self {
             raw: vec![0; VIRTIO_NET_HDR_LEN + u16::MAX as usize],
-            segments: (0..READ_SEGMENTS).map(|_| vec![0; SEGMENT_BYTES]).collect(),
+            segments: (0..READ_SEGMENTS)
+                .map(|_| vec![0; SEGMENT_BUFFER])
+                .collect(),
             sizes: [0; READ_SEGMENTS],
             count: 0,
         }
     }
 
-    /// The packets of the last read.
-    pub fn packets(&self) -> impl Iterator<Item = &[u8]> {
+    /// The packets of the last read as (buffer, length): the buffer goes on past the
+    /// packet, so it can be padded in place.
+    pub(crate) fn packets_mut(&mut self) -> impl Iterator<Item = (&mut [u8], usize)> {
         self.sizes[..self.count]
             .iter()
-            .zip(&self.segments)
-            .map(|(&n, segment)| &segment[..n])
+            .zip(&mut self.segments)
+            .map(|(&n, segment)| (&mut segment[..], n))
     }
 }
 

@@ -7,47 +7,16 @@
 //! Needs root (a network namespace and a TUN device), as the e2e tests do.
 #![cfg(target_os = "linux")]
 
+mod support;
+
 use boringtun::noise::{Tunn, TunnResult};
 use boringtun::x25519;
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use std::net::{Ipv4Addr, UdpSocket};
 use std::time::{Duration, Instant};
-use wiregate_core::{PeerConfig, PrivateKey};
+use support::{PEER_ADDR, TUNNEL_ADDR, device_with_client, own_namespace, total, udp_packet};
+use wiregate_dataplane::Device;
 use wiregate_dataplane::stats::ShardCounters;
-use wiregate_dataplane::{Device, DeviceConfig, netconf, tun};
-
-const TUNNEL_ADDR: Ipv4Addr = Ipv4Addr::new(10, 9, 0, 1);
-const PEER_ADDR: Ipv4Addr = Ipv4Addr::new(10, 9, 0, 2);
-
-/// An IPv4/UDP packet with a valid header checksum (UDP checksum 0: none, allowed in IPv4).
-fn udp_packet(src: Ipv4Addr, dst: Ipv4Addr, dst_port: u16, payload: &[u8]) -> Vec<u8> {
-    let total = 20 + 8 + payload.len();
-    let mut p = vec![0u8; total];
-    p[0] = 0x45;
-    p[2..4].copy_from_slice(&(total as u16).to_be_bytes());
-    p[8] = 64;
-    p[9] = 17;
-    p[12..16].copy_from_slice(&src.octets());
-    p[16..20].copy_from_slice(&dst.octets());
-    let sum: u32 = p[..20]
-        .chunks(2)
-        .map(|w| u32::from(u16::from_be_bytes([w[0], w[1]])))
-        .sum();
-    let folded = (sum & 0xffff) + (sum >> 16);
-    let checksum = !((folded & 0xffff) + (folded >> 16)) as u16;
-    p[10..12].copy_from_slice(&checksum.to_be_bytes());
-    p[20..22].copy_from_slice(&4000u16.to_be_bytes());
-    p[22..24].copy_from_slice(&dst_port.to_be_bytes());
-    p[24..26].copy_from_slice(&((8 + payload.len()) as u16).to_be_bytes());
-    p[28..].copy_from_slice(payload);
-    p
-}
-
-fn total(device: &Device) -> ShardCounters {
-    let mut sum = ShardCounters::default();
-    device.shard_counters().iter().for_each(|c| sum.add(c));
-    sum
-}
 
 fn drops(c: &ShardCounters) -> u64 {
     c.fields()
@@ -70,92 +39,12 @@ fn settle(device: &Device, datagrams: u64) -> ShardCounters {
     }
 }
 
-/// The test side's WireGuard peer: boringtun over a loopback socket.
-struct Client {
-    tunn: Tunn,
-    socket: UdpSocket,
-    buf: Vec<u8>,
-}
-
-impl Client {
-    fn send(&self, datagram: &[u8]) {
-        self.socket.send(datagram).expect("send to the device");
-    }
-
-    fn recv(&mut self) -> Vec<u8> {
-        let n = self
-            .socket
-            .recv(&mut self.buf)
-            .expect("no answer from the device");
-        self.buf[..n].to_vec()
-    }
-
-    fn handshake(&mut self) {
-        let mut out = vec![0u8; 2048];
-        let TunnResult::WriteToNetwork(init) =
-            self.tunn.format_handshake_initiation(&mut out, false)
-        else {
-            panic!("no initiation");
-        };
-        let init = init.to_vec();
-        self.send(&init);
-        let response = self.recv();
-        match self.tunn.decapsulate(None, &response, &mut out) {
-            TunnResult::WriteToNetwork(keepalive) => {
-                let keepalive = keepalive.to_vec();
-                self.send(&keepalive);
-            }
-            other => panic!("handshake response not accepted: {other:?}"),
-        }
-    }
-
-    fn seal(&mut self, packet: &[u8]) -> Vec<u8> {
-        let mut out = vec![0u8; packet.len() + 64];
-        match self.tunn.encapsulate(packet, &mut out) {
-            TunnResult::WriteToNetwork(d) => d.to_vec(),
-            other => panic!("cannot encrypt: {other:?}"),
-        }
-    }
-}
-
 #[test]
 fn shards_survive_garbage_count_every_drop_and_keep_working() {
-    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET)
-        .expect("this test needs root: it makes a network namespace and a TUN device");
-    netconf::configure_link("lo", 65_535, &[]).expect("loopback up");
+    own_namespace();
 
-    let server_key = PrivateKey::generate();
-    let client_secret = x25519::StaticSecret::random_from_rng(rand::rngs::OsRng);
-    let client_public =
-        wiregate_core::PublicKey(x25519::PublicKey::from(&client_secret).to_bytes());
-
-    let device = Device::start("fuzz0", tun::open("fuzz0", 2).expect("TUN"), 0).expect("device");
-    let mut peer = PeerConfig::new(client_public);
-    peer.allowed_ips = vec!["10.9.0.2/32".parse().unwrap()];
-    device
-        .commit(
-            DeviceConfig {
-                private_key: Some(server_key.clone()),
-                peers: vec![peer],
-                ..DeviceConfig::default()
-            },
-            &[],
-        )
-        .unwrap();
-    netconf::configure_link("fuzz0", 1420, &["10.9.0.1/24".parse().unwrap()]).unwrap();
-    let port = device.report().listen_port;
-
-    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
-    socket.connect(("127.0.0.1", port)).unwrap();
-    socket
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .unwrap();
-    let server_public = x25519::PublicKey::from(*server_key.public_key().as_bytes());
-    let mut client = Client {
-        tunn: Tunn::new(client_secret, server_public, None, None, 7, None),
-        socket,
-        buf: vec![0; 65_536],
-    };
+    let (device, mut client) = device_with_client("fuzz0");
+    let server_public = client.server_public;
 
     // A first real handshake, so that the peer has sessions and real packets to mangle.
     client.handshake();
