@@ -65,6 +65,24 @@ fn check_name(name: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// The tag [`FILE_TAG`] says a peer belongs to the configuration file, which the file
+/// then keeps in line at every start and reload: the API may neither give it to a peer
+/// nor take it away (a start would then find an API peer in the file, or a file peer
+/// the file no longer lists, and refuse or remove it).
+fn check_tags(before: &[String], after: &[String]) -> Result<(), ApiError> {
+    let from_file = |tags: &[String]| tags.iter().any(|t| t == FILE_TAG);
+    if from_file(before) == from_file(after) {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(
+            "reserved_tag",
+            format!(
+                "the tag {FILE_TAG:?} marks the configuration file's peers: it cannot be added or removed through the API (edit the file and reload instead)"
+            ),
+        ))
+    }
+}
+
 fn check_routes(routes: &[IpNet]) -> Result<(), ApiError> {
     match routes.iter().find(|n| n.trunc() != **n) {
         Some(net) => Err(ApiError::invalid(
@@ -257,9 +275,16 @@ impl Control {
         }
         validate(&record, &peers)?;
         record.updated_at = now();
+        // The store forgets the peers' private keys with this commit if they are no
+        // longer kept; the answer says how many went.
+        let forgotten = (patch.keep_private_keys == Some(false))
+            .then(|| peers.iter().filter(|p| p.private_key.is_some()).count());
         self.store.update_tunnel(&record)?;
         self.reconciler.tunnel(name);
-        Ok(self.tunnel_view(&record))
+        Ok(Tunnel {
+            forgotten_private_keys: forgotten,
+            ..self.tunnel_view(&record)
+        })
     }
 
     pub fn delete_tunnel(&self, name: &str) -> Result<(), ApiError> {
@@ -359,6 +384,7 @@ impl Control {
                 ..e
             };
             check_name(&peer.name).map_err(fail)?;
+            check_tags(&[], &peer.tags).map_err(fail)?;
             check_routes(&peer.routes).map_err(fail)?;
             let (public_key, private_key) = match &peer.public_key {
                 Some(text) => (parse_public(text).map_err(fail)?, None),
@@ -437,6 +463,7 @@ impl Control {
             peer.name = name;
         }
         if let Some(tags) = patch.tags {
+            check_tags(&peer.tags, &tags)?;
             peer.tags = tags;
         }
         if let Some(psk) = patch.preshared_key {

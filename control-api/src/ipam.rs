@@ -40,8 +40,9 @@ pub struct Allocator {
     /// Addresses in use: peers', and the gateway's own.
     taken: HashSet<IpAddr>,
     gateway: HashSet<IpAddr>,
-    /// Per pool, how far the scan for a free address has got.
-    cursors: Vec<u128>,
+    /// Per pool, the next address the scan looks at; `None` once it has passed the pool's
+    /// last address (which may be the last of the address space: no `+ 1` past it).
+    cursors: Vec<Option<u128>>,
 }
 
 fn to_int(addr: IpAddr) -> u128 {
@@ -69,7 +70,7 @@ impl Allocator {
             pools: pools.iter().map(IpNet::trunc).collect(),
             taken: used,
             gateway,
-            cursors: pools.iter().map(|p| to_int(p.network())).collect(),
+            cursors: pools.iter().map(|p| Some(to_int(p.network()))).collect(),
         }
     }
 
@@ -81,11 +82,10 @@ impl Allocator {
             let last = to_int(pool.broadcast());
             let v4 = pool.addr().is_ipv4();
             let found = loop {
-                let n = self.cursors[i];
-                if n > last {
+                let Some(n) = self.cursors[i].filter(|&n| n <= last) else {
                     break None;
-                }
-                self.cursors[i] = n + 1;
+                };
+                self.cursors[i] = n.checked_add(1);
                 let addr = from_int(v4, n);
                 if !reserved_in(&pool, addr) && !self.taken.contains(&addr) {
                     break Some(addr);
@@ -176,6 +176,40 @@ mod tests {
             claim(&mut a, "10.8.0.50/32"),
             Err(IpamError::Taken(_))
         ));
+    }
+
+    #[test]
+    fn pools_at_both_ends_of_both_families() {
+        // (pool, the gateway's address, every address it hands out, in order)
+        let cases: [(&str, &str, &[&str]); 4] = [
+            ("0.0.0.0/30", "0.0.0.1/30", &["0.0.0.2"]),
+            (
+                "255.255.255.252/30",
+                "255.255.255.253/30",
+                &["255.255.255.254"],
+            ),
+            ("::/126", "::3/126", &["::1", "::2"]),
+            // The top of the IPv6 space: the cursor must not wrap around to `::`.
+            (
+                "ffff:ffff:ffff:ffff:ffff:ffff:ffff:fffc/126",
+                "ffff:ffff:ffff:ffff:ffff:ffff:ffff:fffd/126",
+                &[
+                    "ffff:ffff:ffff:ffff:ffff:ffff:ffff:fffe",
+                    "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+                ],
+            ),
+        ];
+        for (pool, gateway, expected) in cases {
+            let pool: IpNet = pool.parse().unwrap();
+            let mut a = Allocator::new(&[pool], &nets(&[gateway]), []);
+            for addr in expected {
+                let host = IpNet::from(addr.parse::<IpAddr>().unwrap());
+                assert_eq!(a.allocate().unwrap(), vec![host], "{pool}");
+            }
+            for _ in 0..3 {
+                assert_eq!(a.allocate(), Err(IpamError::Exhausted(pool)), "{pool}");
+            }
+        }
     }
 
     #[test]

@@ -92,6 +92,11 @@ pub struct Tunnel {
     pub status: TunnelStatus,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+    /// Only in the answer to a change that sets `keep_private_keys` to false: how many
+    /// stored peer private keys it deleted (their configs can no longer be downloaded
+    /// with a key).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub forgotten_private_keys: Option<usize>,
 }
 
 impl Tunnel {
@@ -111,6 +116,7 @@ impl Tunnel {
             status,
             created_at: t.created_at,
             updated_at: t.updated_at,
+            forgotten_private_keys: None,
         }
     }
 }

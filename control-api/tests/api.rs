@@ -686,9 +686,10 @@ fn the_store_is_the_truth_across_restarts_and_drift_is_repaired() {
             _dir,
             reconciler,
             router,
+            control,
         } = api;
         reconciler.shutdown();
-        drop((reconciler, router));
+        drop((reconciler, router, control));
         let api = open(db, _dir);
         api.reconciler.all();
         let state = api

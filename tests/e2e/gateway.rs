@@ -92,6 +92,8 @@ pub struct GatewayConfig {
     pub metrics_listen: Option<String>,
     /// Environment for the process, beyond the test's own (not part of the file).
     pub env: Vec<(String, String)>,
+    /// Admin tokens besides `API_TOKEN`.
+    pub extra_tokens: Vec<String>,
     pub tunnels: Vec<TunnelSpec>,
 }
 
@@ -117,7 +119,10 @@ impl GatewayConfig {
         if let Some(interval) = self.reconcile_interval {
             writeln!(t, "reconcile_interval = {interval}").unwrap();
         }
-        writeln!(t, "\n[api]\ntokens = [{}]", quote(API_TOKEN)).unwrap();
+        let tokens: Vec<String> = std::iter::once(API_TOKEN.to_owned())
+            .chain(self.extra_tokens.iter().cloned())
+            .collect();
+        writeln!(t, "\n[api]\ntokens = {}", list(&tokens)).unwrap();
         if let Some(listen) = &self.api_listen {
             writeln!(t, "listen = {}", quote(listen)).unwrap();
         }
@@ -291,6 +296,13 @@ impl Gateway {
         self.call_api(listen, method, path, None, cmd::TIMEOUT).ok()
     }
 
+    /// The status of a GET of `path` presenting `token`.
+    pub fn status_as(&self, token: &str, path: &str) -> u16 {
+        self.call_api_as(token, None, "GET", path, None, cmd::TIMEOUT)
+            .unwrap_or_else(|e| panic!("API call GET {path} failed: {e}\n{}", self.stderr()))
+            .0
+    }
+
     /// `api` on the default address, expecting `status`: the answer, parsed.
     pub fn json(&self, method: &str, path: &str, body: Option<&str>, status: u16) -> Value {
         self.json_within(method, path, body, status, cmd::TIMEOUT)
@@ -352,8 +364,20 @@ impl Gateway {
         body: Option<&str>,
         within: Duration,
     ) -> Result<(u16, String), String> {
+        self.call_api_as(API_TOKEN, listen, method, path, body, within)
+    }
+
+    fn call_api_as(
+        &self,
+        token: &str,
+        listen: Option<&str>,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+        within: Duration,
+    ) -> Result<(u16, String), String> {
         let url = format!("http://{}{path}", listen.unwrap_or("127.0.0.1:8080"));
-        let auth = format!("Authorization: Bearer {API_TOKEN}");
+        let auth = format!("Authorization: Bearer {token}");
         let mut args = vec![
             "ip",
             "netns",
@@ -558,6 +582,7 @@ fn config_renders_as_toml() {
         peer_series: None,
         metrics_listen: None,
         env: Vec::new(),
+        extra_tokens: Vec::new(),
         tunnels: vec![tunnel],
     };
     let expected = r#"state_dir = "/tmp/s"

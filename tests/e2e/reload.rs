@@ -97,3 +97,32 @@ fn sighup_applies_the_file_without_interrupting_a_transfer() {
         gw.stderr()
     );
 }
+
+#[test]
+fn sighup_revokes_a_token_taken_out_of_the_file() {
+    let ns = Netns::new();
+    let second = "e2e-second-token-0123456789".to_owned();
+    let mut config = GatewayConfig::new(vec![]);
+    config.extra_tokens = vec![second.clone()];
+    let gw = Gateway::spawn(&ns, &config, &[]);
+    gw.wait_for_api();
+    assert_eq!(gw.status_as(&second, "/v1/tunnels"), 200);
+
+    config.extra_tokens.clear();
+    gw.rewrite_config(&config);
+    gw.signal("HUP");
+    let revoked = wait_for(Duration::from_secs(10), || {
+        (gw.status_as(&second, "/v1/tunnels") == 401).then_some(())
+    });
+    assert!(
+        revoked.is_some(),
+        "the removed token still works:\n{}",
+        gw.stderr()
+    );
+    assert_eq!(gw.status_as(crate::gateway::API_TOKEN, "/v1/tunnels"), 200);
+    assert!(
+        gw.stderr().contains("API tokens replaced"),
+        "{}",
+        gw.stderr()
+    );
+}

@@ -59,7 +59,14 @@ impl<S: Store> Store for CachedStore<S> {
     }
 
     fn update_tunnel(&self, tunnel: &TunnelRecord) -> Result<()> {
-        self.inner.update_tunnel(tunnel)
+        let mut cache = self.lock();
+        self.inner.update_tunnel(tunnel)?;
+        if !tunnel.keep_private_keys
+            && let Some(list) = cache.get_mut(&tunnel.name)
+        {
+            list.iter_mut().for_each(|p| p.private_key = None);
+        }
+        Ok(())
     }
 
     fn delete_tunnel(&self, name: &str) -> Result<bool> {

@@ -26,6 +26,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     fn tunnels(&self) -> Result<Vec<TunnelRecord>>;
     fn tunnel(&self, name: &str) -> Result<Option<TunnelRecord>>;
     fn insert_tunnel(&self, tunnel: &TunnelRecord) -> Result<()>;
+    /// Also forgets every peer's private key, in the same commit, when the tunnel does
+    /// not keep them.
     fn update_tunnel(&self, tunnel: &TunnelRecord) -> Result<()>;
     /// Deletes the tunnel and all its peers; false if there was none.
     fn delete_tunnel(&self, name: &str) -> Result<bool>;

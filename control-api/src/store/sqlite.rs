@@ -139,6 +139,10 @@ impl SqliteStore {
             .map_err(backend)?;
         conn.pragma_update(None, "foreign_keys", "ON")
             .map_err(backend)?;
+        // Deleted and overwritten content (a forgotten private key) is zeroed on disk, not
+        // left in free space for a copy of the file to reveal.
+        conn.pragma_update(None, "secure_delete", "ON")
+            .map_err(backend)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(backend)?;
         let version: usize = conn
@@ -363,15 +367,34 @@ impl Store for SqliteStore {
     }
 
     fn update_tunnel(&self, t: &TunnelRecord) -> Result<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction().map_err(backend)?;
         // The same parameters as the insert; created_at (?11) is never changed.
-        self.conn()
-            .execute(
-                "UPDATE tunnels SET listen_port = ?2, private_key = ?3, addresses = ?4, mtu = ?5, pools = ?6, \
-                 public_endpoint = ?7, dns = ?8, keep_private_keys = ?9, backend = ?10, updated_at = ?12, fwmark = ?13 \
-                 WHERE name = ?1",
-                tunnel_params(t),
+        tx.execute(
+            "UPDATE tunnels SET listen_port = ?2, private_key = ?3, addresses = ?4, mtu = ?5, pools = ?6, \
+             public_endpoint = ?7, dns = ?8, keep_private_keys = ?9, backend = ?10, updated_at = ?12, fwmark = ?13 \
+             WHERE name = ?1",
+            tunnel_params(t),
+        )
+        .map_err(backend)?;
+        // A tunnel that keeps no private keys has none: those kept before are forgotten in
+        // the same commit.
+        let forgotten = if t.keep_private_keys {
+            0
+        } else {
+            tx.execute(
+                "UPDATE peers SET private_key = NULL WHERE tunnel = ?1 AND private_key IS NOT NULL",
+                [&t.name],
             )
-            .map_err(backend)?;
+            .map_err(backend)?
+        };
+        tx.commit().map_err(backend)?;
+        if forgotten > 0 {
+            // secure_delete zeroed the old values in the database's pages; the pages'
+            // earlier images in the write-ahead log go with a truncating checkpoint.
+            conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+                .map_err(backend)?;
+        }
         Ok(())
     }
 

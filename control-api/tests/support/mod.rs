@@ -27,6 +27,7 @@ pub const READER: &str = "read-only-token-for-tests";
 
 pub struct Api {
     pub router: Router,
+    pub control: Arc<Control>,
     pub reconciler: Arc<Reconciler>,
     pub db: PathBuf,
     pub _dir: tempfile::TempDir,
@@ -51,6 +52,7 @@ pub fn open(db: PathBuf, dir: tempfile::TempDir) -> Api {
     let control = Arc::new(Control::new(store, reconciler.clone()));
     let tokens = Arc::new(Tokens::new(vec![ADMIN.into()], vec![READER.into()]));
     Api {
+        control: control.clone(),
         router: router(AppState {
             control,
             tokens,

@@ -1,13 +1,15 @@
 //! SIGHUP: the configuration file read again and its difference applied, as at start
 //! (`file_tunnels`): new tunnels imported, `backend` switched, file peers added, changed
 //! and removed, each tunnel on its own; untouched peers keep their sessions. A file that
-//! does not parse or validate changes nothing. Listeners, shards and the reconcile
+//! does not parse or validate changes nothing. The API tokens are replaced, so a token
+//! taken out of the file is refused from then on. Listeners, shards and the reconcile
 //! interval are set at start: a change to them is reported and waits for a restart.
 
 use crate::config::Config;
 use crate::{file_tunnels, systemd};
 use std::path::PathBuf;
 use std::sync::Arc;
+use wiregate_control::auth::Tokens;
 use wiregate_control::control::Control;
 use wiregate_control::reconcile::Reconciler;
 
@@ -43,6 +45,7 @@ pub struct Reload {
     pub fixed: Fixed,
     pub control: Arc<Control>,
     pub reconciler: Arc<Reconciler>,
+    pub tokens: Arc<Tokens>,
 }
 
 impl Reload {
@@ -61,8 +64,17 @@ impl Reload {
         };
         if Fixed::of(&config) != self.fixed {
             tracing::warn!(
-                "reload: [api], [metrics], shards, reconcile_interval and state_dir changed in the file take effect at the next start"
+                "reload: [api] listen, [metrics], shards, reconcile_interval and state_dir changed in the file take effect at the next start"
             );
+        }
+        match crate::serve::admin_tokens(&config) {
+            Ok(admin) => {
+                self.tokens
+                    .replace(admin, config.api.read_only_tokens.clone());
+                let (admin, read_only) = self.tokens.counts();
+                tracing::info!(admin, read_only, "reload: API tokens replaced");
+            }
+            Err(e) => tracing::error!(error = %e, "reload: the API tokens are kept as they were"),
         }
         let applied = file_tunnels::apply(&self.control, &config.tunnels);
         for name in &applied.imported {

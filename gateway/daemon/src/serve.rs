@@ -49,7 +49,7 @@ impl Stop {
 
 /// Admin tokens: the file's, else `WIREGATE_API_TOKEN`, else the token file in the state
 /// directory (generated on first start, mode 0600).
-fn admin_tokens(config: &Config) -> Result<Vec<String>, String> {
+pub(crate) fn admin_tokens(config: &Config) -> Result<Vec<String>, String> {
     if !config.api.tokens.is_empty() {
         return Ok(config.api.tokens.clone());
     }
@@ -102,13 +102,18 @@ pub fn run_with(
     ));
     let store: Arc<dyn Store> = store;
     let control = Arc::new(Control::new(store.clone(), reconciler.clone()));
-    let refused = file_tunnels::apply(&control, &config.tunnels).refused;
-    if !refused.is_empty() {
-        return Err(refused.join("; "));
+    // A tunnel whose file part the store refuses (a file peer whose key an API peer has,
+    // say) runs as stored; the others are not held hostage to it. The file itself was
+    // checked whole before this.
+    for refused in file_tunnels::apply(&control, &config.tunnels).refused {
+        tracing::error!("the configuration file is not applied to {refused}; it runs as stored");
     }
     reconciler.all();
 
-    let tokens = Tokens::new(admin_tokens(&config)?, config.api.read_only_tokens.clone());
+    let tokens = Arc::new(Tokens::new(
+        admin_tokens(&config)?,
+        config.api.read_only_tokens.clone(),
+    ));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -146,6 +151,7 @@ pub fn run_with(
             fixed: reload::Fixed::of(&config),
             control: control.clone(),
             reconciler: reconciler.clone(),
+            tokens: tokens.clone(),
         };
         let stopper = stopper.clone();
         crate::signals::handle(move || stopper(), move || reload.run())
@@ -166,7 +172,7 @@ pub fn run_with(
     };
     let state = AppState {
         control,
-        tokens: Arc::new(tokens),
+        tokens,
         metrics: api_metrics,
     };
     // Tunnels were brought up by the first pass above; the API and metrics listen.

@@ -4,6 +4,9 @@
 // Each test file uses its own part.
 #![allow(dead_code)]
 
+pub mod gateway;
+pub mod noise;
+
 use boringtun::noise::{Tunn, TunnResult};
 use boringtun::x25519;
 use std::net::{Ipv4Addr, UdpSocket};

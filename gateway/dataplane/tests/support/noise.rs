@@ -24,9 +24,11 @@ pub type Bytes32 = [u8; 32];
 const CONSTRUCTION: &[u8] = b"Noise_IKpsk2_25519_ChaChaPoly_BLAKE2s";
 const IDENTIFIER: &[u8] = b"WireGuard v1 zx2c4 Jason@zx2c4.com";
 const LABEL_MAC1: &[u8] = b"mac1----";
+const LABEL_COOKIE: &[u8] = b"cookie--";
 
 pub const MESSAGE_INITIATION: u8 = 1;
 pub const MESSAGE_RESPONSE: u8 = 2;
+pub const MESSAGE_COOKIE: u8 = 3;
 pub const MESSAGE_DATA: u8 = 4;
 pub const INITIATION_LEN: usize = 148;
 pub const RESPONSE_LEN: usize = 92;
@@ -376,4 +378,29 @@ impl Session {
         let counter = u64::from_le_bytes(m[8..16].try_into().expect("8 bytes"));
         aead_open(&self.receive, counter, &m[DATA_HEADER_LEN..], &[])
     }
+}
+
+/// A cookie reply (section 5.4.7) to `initiation`, from the responder whose static public
+/// key is `responder`: `cookie` sealed with XChaCha20-Poly1305 under HASH("cookie--" ||
+/// responder), with the initiation's mac1 as associated data. Anyone who saw the
+/// initiation and knows the responder's public key can make one: it authenticates nothing
+/// about where it comes from.
+pub fn cookie_reply(responder: &Bytes32, initiation: &[u8], cookie: [u8; 16]) -> Vec<u8> {
+    use chacha20poly1305::XChaCha20Poly1305;
+    let key = hash(&[LABEL_COOKIE, responder]);
+    let nonce = [0x5a; 24];
+    let sealed = XChaCha20Poly1305::new(&key.into())
+        .encrypt(
+            &nonce.into(),
+            Payload {
+                msg: &cookie,
+                aad: &initiation[116..132],
+            },
+        )
+        .expect("sealing a cookie");
+    let mut m = vec![MESSAGE_COOKIE, 0, 0, 0];
+    m.extend_from_slice(&initiation[4..8]); // the initiator's sender index
+    m.extend_from_slice(&nonce);
+    m.extend_from_slice(&sealed);
+    m
 }
