@@ -15,7 +15,7 @@ use ipnet::IpNet;
 use rayon::prelude::*;
 use std::sync::{Arc, Mutex};
 use wiregate_core::config::{DEFAULT_MTU, valid_interface_name};
-use wiregate_core::{PresharedKey, PrivateKey, PublicKey, TunnelConfig};
+use wiregate_core::{Endpoint, Host, PresharedKey, PrivateKey, PublicKey, TunnelConfig};
 
 /// Largest page of a peer listing.
 pub const MAX_PAGE: usize = 1000;
@@ -42,6 +42,21 @@ fn parse_public(text: &str) -> Result<PublicKey, ApiError> {
 fn parse_psk(text: &str) -> Result<PresharedKey, ApiError> {
     PresharedKey::from_base64(text)
         .map_err(|e| ApiError::invalid("invalid_key", format!("preshared_key: {e}")))
+}
+
+fn parse_endpoint(text: &str) -> Result<Endpoint, ApiError> {
+    text.parse()
+        .map_err(|e| ApiError::invalid("invalid_endpoint", format!("public_endpoint: {e}")))
+}
+
+fn parse_dns(texts: &[String]) -> Result<Vec<Host>, ApiError> {
+    texts
+        .iter()
+        .map(|text| {
+            text.parse()
+                .map_err(|e| ApiError::invalid("invalid_dns", format!("dns: {e}")))
+        })
+        .collect()
 }
 
 fn check_backend(kind: &str) -> Result<(), ApiError> {
@@ -204,8 +219,12 @@ impl Control {
             addresses: new.addresses,
             mtu: new.mtu.unwrap_or(DEFAULT_MTU),
             pools: new.pools.iter().map(IpNet::trunc).collect(),
-            public_endpoint: new.public_endpoint,
-            dns: new.dns,
+            public_endpoint: new
+                .public_endpoint
+                .as_deref()
+                .map(parse_endpoint)
+                .transpose()?,
+            dns: parse_dns(&new.dns)?,
             keep_private_keys: new.keep_private_keys,
             backend,
             created_at: at,
@@ -243,10 +262,10 @@ impl Control {
             record.mtu = mtu;
         }
         if let Some(endpoint) = patch.public_endpoint {
-            record.public_endpoint = endpoint;
+            record.public_endpoint = endpoint.as_deref().map(parse_endpoint).transpose()?;
         }
         if let Some(dns) = patch.dns {
-            record.dns = dns;
+            record.dns = parse_dns(&dns)?;
         }
         if let Some(keep) = patch.keep_private_keys {
             record.keep_private_keys = keep;

@@ -3,7 +3,9 @@
 
 use ipnet::IpNet;
 use std::net::SocketAddr;
-use wiregate_core::{PeerConfig, PresharedKey, PrivateKey, PublicKey, TunnelConfig};
+use wiregate_core::{
+    Endpoint, Host, PeerConfig, PresharedKey, PrivateKey, PublicKey, TunnelConfig,
+};
 
 /// Seconds since the Unix epoch.
 pub type Timestamp = i64;
@@ -25,9 +27,9 @@ pub struct TunnelRecord {
     /// Where peers' tunnel addresses come from (IPAM).
     pub pools: Vec<IpNet>,
     /// `host:port` clients connect to, for exported configs.
-    pub public_endpoint: Option<String>,
-    /// DNS servers written into exported client configs.
-    pub dns: Vec<String>,
+    pub public_endpoint: Option<Endpoint>,
+    /// DNS servers (addresses) and search domains (names) for exported client configs.
+    pub dns: Vec<Host>,
     /// Keep server-generated peer private keys, so their configs can be downloaded later.
     pub keep_private_keys: bool,
     pub backend: String,

@@ -80,6 +80,19 @@ fn parse_json<T: serde::de::DeserializeOwned>(what: &'static str, text: &str) ->
     })
 }
 
+/// A client-facing value read back: one that a version before these checks stored and
+/// that no longer parses (text that would inject lines into a client's configuration) is
+/// dropped with an error in the log, rather than refusing the whole store.
+fn checked<T: std::str::FromStr<Err = wiregate_core::host::HostError>>(
+    tunnel: &str,
+    field: &str,
+    text: &str,
+) -> Option<T> {
+    text.parse()
+        .inspect_err(|e| tracing::error!(tunnel, field, error = %e, "stored value dropped: it would not be safe in a client configuration"))
+        .ok()
+}
+
 fn corrupt(what: &'static str) -> impl Fn(wiregate_core::KeyError) -> StoreError {
     move |e| StoreError::Corrupt {
         what,
@@ -234,8 +247,13 @@ fn tunnel_from(raw: Raw) -> Result<TunnelRecord> {
         addresses: parse_json("tunnel addresses", s(3, "addresses")?)?,
         mtu: u16::try_from(n(4, "mtu")?).map_err(|_| bad("mtu"))?,
         pools: parse_json("tunnel pools", s(5, "pools")?)?,
-        public_endpoint: v.opt_text(6).map(str::to_owned),
-        dns: parse_json("tunnel dns", s(7, "dns")?)?,
+        public_endpoint: v
+            .opt_text(6)
+            .and_then(|text| checked(s(0, "tunnel name").unwrap_or("?"), "public_endpoint", text)),
+        dns: parse_json::<Vec<String>>("tunnel dns", s(7, "dns")?)?
+            .iter()
+            .filter_map(|text| checked(s(0, "tunnel name").unwrap_or("?"), "dns", text))
+            .collect(),
         keep_private_keys: n(8, "keep_private_keys")? != 0,
         backend: s(9, "backend")?.to_owned(),
         created_at: n(10, "created_at")?,
@@ -254,8 +272,12 @@ fn tunnel_params(t: &TunnelRecord) -> rusqlite::ParamsFromIter<Vec<rusqlite::typ
         Text(json(&t.addresses)),
         Integer(t.mtu.into()),
         Text(json(&t.pools)),
-        t.public_endpoint.clone().map_or(Null, Text),
-        Text(json(&t.dns)),
+        t.public_endpoint
+            .as_ref()
+            .map_or(Null, |e| Text(e.to_string())),
+        Text(json(
+            &t.dns.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        )),
         Integer(t.keep_private_keys.into()),
         Text(t.backend.clone()),
         Integer(t.created_at),
@@ -491,8 +513,8 @@ pub(crate) mod tests {
             addresses: vec!["10.8.0.1/24".parse().unwrap()],
             mtu: 1420,
             pools: vec!["10.8.0.0/24".parse().unwrap(), "fd08::/64".parse().unwrap()],
-            public_endpoint: Some("vpn.example.com:51820".into()),
-            dns: vec!["10.8.0.1".into()],
+            public_endpoint: Some("vpn.example.com:51820".parse().unwrap()),
+            dns: vec!["10.8.0.1".parse().unwrap()],
             keep_private_keys: false,
             backend: "userspace".into(),
             created_at: now(),

@@ -9,6 +9,7 @@
 pub mod backend;
 pub mod config;
 pub mod dataplane_stats;
+pub mod host;
 pub mod key;
 pub mod low_order;
 pub mod protocol;
@@ -16,4 +17,5 @@ pub mod protocol;
 pub use backend::{Backend, BackendError, BackendFactory, PeerState, TunnelState};
 pub use config::{ConfigError, PeerConfig, TunnelConfig};
 pub use dataplane_stats::{BATCH_BUCKETS, BatchSizes, DataPlaneStats, ShardLoad};
+pub use host::{Endpoint, Host};
 pub use key::{KeyError, PresharedKey, PrivateKey, PublicKey};

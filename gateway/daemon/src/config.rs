@@ -165,8 +165,8 @@ pub struct ApiConfig {
 pub struct ConfiguredTunnel {
     pub config: TunnelConfig,
     pub pools: Vec<IpNet>,
-    pub public_endpoint: Option<String>,
-    pub dns: Vec<String>,
+    pub public_endpoint: Option<wiregate_core::Endpoint>,
+    pub dns: Vec<wiregate_core::Host>,
     pub keep_private_keys: bool,
     /// As the file names it; `None`: not named (the default on import, the stored
     /// choice afterwards).
@@ -317,8 +317,18 @@ impl Config {
             tunnels.push(ConfiguredTunnel {
                 config: tunnel,
                 pools: t.pools.iter().map(IpNet::trunc).collect(),
-                public_endpoint: t.public_endpoint.clone(),
-                dns: t.dns.clone(),
+                public_endpoint: t
+                    .public_endpoint
+                    .as_deref()
+                    .map(str::parse)
+                    .transpose()
+                    .map_err(|e| fail(format!("public_endpoint: {e}")))?,
+                dns: t
+                    .dns
+                    .iter()
+                    .map(|text| text.parse())
+                    .collect::<Result<_, _>>()
+                    .map_err(|e| fail(format!("dns: {e}")))?,
                 keep_private_keys: t.keep_private_keys,
                 backend,
             });
@@ -526,6 +536,40 @@ mod tests {
             key()
         );
         assert!(error(&overlap).contains("overlaps"), "{}", error(&overlap));
+    }
+
+    #[test]
+    fn client_facing_fields_accept_nothing_outside_their_syntax() {
+        let tunnel =
+            |field: &str| format!("[[tunnel]]\nname = \"wg5\"\nlisten_port = 1\n{field}\n");
+        for (field, name) in [
+            (r#"dns = ["10.61.0.1\nPostUp = touch /tmp/pwned"]"#, "dns"),
+            (r#"dns = ["corp.example #"]"#, "dns"),
+            (
+                r#"public_endpoint = "vpn.example.net:51601\nPreUp = id""#,
+                "public_endpoint",
+            ),
+            (r#"public_endpoint = "vpn.example.net""#, "public_endpoint"),
+        ] {
+            let message = error(&tunnel(field));
+            assert!(
+                message.contains("tunnel wg5") && message.contains(&format!("{name}: ")),
+                "{field}: {message}"
+            );
+        }
+        let fine = parse(&tunnel(
+            "dns = [\"10.8.0.1\", \"corp.example\"]\npublic_endpoint = \"[2001:db8::1]:51820\"",
+        ))
+        .unwrap();
+        assert_eq!(fine.tunnels[0].dns.len(), 2);
+        assert_eq!(
+            fine.tunnels[0]
+                .public_endpoint
+                .as_ref()
+                .unwrap()
+                .to_string(),
+            "[2001:db8::1]:51820"
+        );
     }
 
     #[test]
