@@ -24,7 +24,9 @@ const DEFAULT_PAGE: usize = 100;
 const BACKENDS: &[&str] = wiregate_core::backend::KINDS;
 
 mod file_peers;
+mod routes;
 pub use file_peers::{FILE_TAG, FileSync};
+use routes::{check_routable, check_routes};
 
 #[derive(Debug)]
 pub struct Control {
@@ -95,19 +97,6 @@ fn check_tags(before: &[String], after: &[String]) -> Result<(), ApiError> {
                 "the tag {FILE_TAG:?} marks the configuration file's peers: it cannot be added or removed through the API (edit the file and reload instead)"
             ),
         ))
-    }
-}
-
-fn check_routes(routes: &[IpNet]) -> Result<(), ApiError> {
-    match routes.iter().find(|n| n.trunc() != **n) {
-        Some(net) => Err(ApiError::invalid(
-            "invalid_prefix",
-            format!(
-                "route {net} has host bits set (did you mean {}?)",
-                net.trunc()
-            ),
-        )),
-        None => Ok(()),
     }
 }
 
@@ -230,7 +219,9 @@ impl Control {
             created_at: at,
             updated_at: at,
             fwmark: new.fwmark,
+            routable: new.routable,
         };
+        check_routable(&record.routable)?;
         validate(&record, &[])?;
         self.store.insert_tunnel(&record)?;
         self.reconciler.tunnel(&record.name);
@@ -276,6 +267,10 @@ impl Control {
         }
         if let Some(fwmark) = patch.fwmark {
             record.fwmark = fwmark;
+        }
+        if let Some(routable) = patch.routable {
+            check_routable(&routable)?;
+            record.routable = routable;
         }
         let peers = self.store.peers(name)?;
         if let Some(pools) = patch.pools {
@@ -404,7 +399,7 @@ impl Control {
             };
             check_name(&peer.name).map_err(fail)?;
             check_tags(&[], &peer.tags).map_err(fail)?;
-            check_routes(&peer.routes).map_err(fail)?;
+            check_routes(&record, &peer.routes).map_err(fail)?;
             let (public_key, private_key) = match &peer.public_key {
                 Some(text) => (parse_public(text).map_err(fail)?, None),
                 None => {
@@ -489,7 +484,7 @@ impl Control {
             peer.preshared_key = psk.as_deref().map(parse_psk).transpose()?;
         }
         if let Some(routes) = patch.routes {
-            check_routes(&routes)?;
+            check_routes(&record, &routes)?;
             peer.routes = routes;
         }
         if let Some(endpoint) = patch.endpoint {

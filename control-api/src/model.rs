@@ -37,6 +37,9 @@ pub struct TunnelRecord {
     pub updated_at: Timestamp,
     /// `SO_MARK` for the tunnel's datagrams; 0 is none.
     pub fwmark: u32,
+    /// Networks behind peers that API peers may route, besides the pools and the tunnel's
+    /// own networks (see `routes.rs`).
+    pub routable: Vec<IpNet>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

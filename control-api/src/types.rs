@@ -45,6 +45,11 @@ pub struct NewTunnel {
     /// `SO_MARK` for the tunnel's UDP datagrams (policy routing); 0 is none.
     #[serde(default)]
     pub fwmark: u32,
+    /// Networks behind peers (sites) that peers' `routes` may cover, besides the pools
+    /// and the tunnel's own networks. Nothing else is routed into the host's table.
+    #[schema(value_type = Vec<String>)]
+    #[serde(default)]
+    pub routable: Vec<IpNet>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
@@ -65,6 +70,8 @@ pub struct TunnelPatch {
     /// restart with a new handshake.
     pub backend: Option<String>,
     pub fwmark: Option<u32>,
+    #[schema(value_type = Option<Vec<String>>)]
+    pub routable: Option<Vec<IpNet>>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -89,6 +96,8 @@ pub struct Tunnel {
     pub keep_private_keys: bool,
     pub backend: String,
     pub fwmark: u32,
+    #[schema(value_type = Vec<String>)]
+    pub routable: Vec<IpNet>,
     pub status: TunnelStatus,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
@@ -113,6 +122,7 @@ impl Tunnel {
             keep_private_keys: t.keep_private_keys,
             backend: t.backend.clone(),
             fwmark: t.fwmark,
+            routable: t.routable.clone(),
             status,
             created_at: t.created_at,
             updated_at: t.updated_at,

@@ -130,7 +130,8 @@ fn every_field_at_its_extremes_reads_back_as_meant() {
                 Some(json!({
                     "name": tunnel, "listen_port": 51_820,
                     "addresses": ["10.8.0.1/24", "fd08::1/64"], "pools": ["10.8.0.0/24", "fd08::/64"],
-                    "public_endpoint": endpoint, "dns": dns, "keep_private_keys": true
+                    "public_endpoint": endpoint, "dns": dns, "keep_private_keys": true,
+                    "routable": ["192.168.77.0/24"]
                 })),
             )
             .await;

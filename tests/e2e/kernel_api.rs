@@ -37,6 +37,8 @@ fn create_tunnel(gw: &Gateway, name: &str, port: u16, address: &str, pool: &str)
         "addresses": [address],
         "pools": [pool],
         "backend": "linux-kernel",
+        // The sites behind peers that the test routes (10.60.0.0/24, 10.100-119.x.0/24).
+        "routable": ["10.60.0.0/16", "10.96.0.0/11"],
     });
     gw.json("POST", "/v1/tunnels", Some(&body.to_string()), 201);
     gw.wait_tunnel_state(name, "running")

@@ -149,7 +149,7 @@ fn top_n_keeps_a_thousand_peers_to_n_series() {
     config.peer_series = Some("top:10".into());
     let gw = Gateway::start(&gw_ns, &config, &[]);
     let peers: Vec<_> = (0..1000)
-        .map(|n| json!({"name": format!("bulk{n}"), "routes": [format!("10.71.{}.{}/32", n / 250, n % 250 + 1)]}))
+        .map(|n| json!({"name": format!("bulk{n}"), "routes": [format!("10.70.{}.{}/32", n / 250 + 1, n % 250 + 1)]}))
         .collect();
     gw.json_within(
         "POST",

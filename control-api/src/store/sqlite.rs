@@ -51,6 +51,9 @@ CREATE INDEX peers_by_tunnel ON peers (tunnel, id);
     r#"
 ALTER TABLE tunnels ADD COLUMN fwmark INTEGER NOT NULL DEFAULT 0;
 "#,
+    r#"
+ALTER TABLE tunnels ADD COLUMN routable TEXT NOT NULL DEFAULT '[]';
+"#,
 ];
 
 #[derive(Debug)]
@@ -185,11 +188,16 @@ impl SqliteStore {
     }
 }
 
-const TUNNEL_COLUMNS: &str = "name, listen_port, private_key, addresses, mtu, pools, public_endpoint, dns, keep_private_keys, backend, created_at, updated_at, fwmark";
+const TUNNEL_COLUMNS: &str = "name, listen_port, private_key, addresses, mtu, pools, public_endpoint, dns, keep_private_keys, backend, created_at, updated_at, fwmark, routable";
 const PEER_COLUMNS: &str = "id, tunnel, name, tags, public_key, preshared_key, private_key, addresses, routes, endpoint, persistent_keepalive, enabled, expires_at, created_at, updated_at";
 
 /// Row values are read as text first; decoding them can fail without being a SQLite error.
 type Raw = Vec<rusqlite::types::Value>;
+
+/// How many columns a column list names.
+fn count(columns: &str) -> usize {
+    columns.split(',').count()
+}
 
 fn raw(row: &Row<'_>, columns: usize) -> rusqlite::Result<Raw> {
     (0..columns).map(|i| row.get(i)).collect()
@@ -259,6 +267,7 @@ fn tunnel_from(raw: Raw) -> Result<TunnelRecord> {
         created_at: n(10, "created_at")?,
         updated_at: n(11, "updated_at")?,
         fwmark: u32::try_from(n(12, "fwmark")?).map_err(|_| bad("fwmark"))?,
+        routable: parse_json("tunnel routable", s(13, "routable")?)?,
     })
 }
 
@@ -283,6 +292,7 @@ fn tunnel_params(t: &TunnelRecord) -> rusqlite::ParamsFromIter<Vec<rusqlite::typ
         Integer(t.created_at),
         Integer(t.updated_at),
         Integer(t.fwmark.into()),
+        Text(json(&t.routable)),
     ])
 }
 
@@ -361,7 +371,9 @@ impl Store for SqliteStore {
                 "SELECT {TUNNEL_COLUMNS} FROM tunnels ORDER BY name"
             ))
             .map_err(backend)?;
-        let rows = stmt.query_map([], |r| raw(r, 13)).map_err(backend)?;
+        let rows = stmt
+            .query_map([], |r| raw(r, count(TUNNEL_COLUMNS)))
+            .map_err(backend)?;
         rows.map(|r| tunnel_from(r.map_err(backend)?)).collect()
     }
 
@@ -371,7 +383,7 @@ impl Store for SqliteStore {
             .query_row(
                 &format!("SELECT {TUNNEL_COLUMNS} FROM tunnels WHERE name = ?1"),
                 [name],
-                |r| raw(r, 13),
+                |r| raw(r, count(TUNNEL_COLUMNS)),
             )
             .optional()
             .map_err(backend)?;
@@ -380,7 +392,7 @@ impl Store for SqliteStore {
 
     fn insert_tunnel(&self, t: &TunnelRecord) -> Result<()> {
         let sql = format!(
-            "INSERT INTO tunnels ({TUNNEL_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
+            "INSERT INTO tunnels ({TUNNEL_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
         );
         self.conn()
             .execute(&sql, tunnel_params(t))
@@ -394,7 +406,8 @@ impl Store for SqliteStore {
         // The same parameters as the insert; created_at (?11) is never changed.
         tx.execute(
             "UPDATE tunnels SET listen_port = ?2, private_key = ?3, addresses = ?4, mtu = ?5, pools = ?6, \
-             public_endpoint = ?7, dns = ?8, keep_private_keys = ?9, backend = ?10, updated_at = ?12, fwmark = ?13 \
+             public_endpoint = ?7, dns = ?8, keep_private_keys = ?9, backend = ?10, updated_at = ?12, fwmark = ?13, \
+             routable = ?14 \
              WHERE name = ?1",
             tunnel_params(t),
         )
@@ -435,7 +448,9 @@ impl Store for SqliteStore {
                 "SELECT {PEER_COLUMNS} FROM peers WHERE tunnel = ?1 ORDER BY id"
             ))
             .map_err(backend)?;
-        let rows = stmt.query_map([tunnel], |r| raw(r, 15)).map_err(backend)?;
+        let rows = stmt
+            .query_map([tunnel], |r| raw(r, count(PEER_COLUMNS)))
+            .map_err(backend)?;
         rows.map(|r| peer_from(r.map_err(backend)?)).collect()
     }
 
@@ -445,7 +460,7 @@ impl Store for SqliteStore {
             .query_row(
                 &format!("SELECT {PEER_COLUMNS} FROM peers WHERE tunnel = ?1 AND id = ?2"),
                 params![tunnel, id],
-                |r| raw(r, 15),
+                |r| raw(r, count(PEER_COLUMNS)),
             )
             .optional()
             .map_err(backend)?;
@@ -520,6 +535,7 @@ pub(crate) mod tests {
             created_at: now(),
             updated_at: now(),
             fwmark: 0x1234,
+            routable: vec!["192.168.50.0/24".parse().unwrap()],
         }
     }
 

@@ -192,7 +192,8 @@ impl Api {
                     "addresses": ["10.8.0.1/24", "fd08::1/64"],
                     "pools": ["10.8.0.0/24", "fd08::/64"],
                     "public_endpoint": "vpn.example.net:51820",
-                    "dns": ["10.8.0.1"]
+                    "dns": ["10.8.0.1"],
+                    "routable": ["192.168.0.0/16"]
                 })),
             )
             .await;

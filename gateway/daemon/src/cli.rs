@@ -60,6 +60,9 @@ pub enum TunnelCommand {
         /// Keep generated peer private keys so configs can be downloaded later.
         #[arg(long)]
         keep_private_keys: bool,
+        /// A network behind peers that peers' routes may cover (repeat for several).
+        #[arg(long = "routable")]
+        routable: Vec<String>,
     },
     /// Delete a tunnel and all its peers.
     Rm { name: String },
@@ -324,10 +327,12 @@ pub fn tunnel(client: &Client, command: TunnelCommand) -> Result<(), String> {
             dns,
             mtu,
             keep_private_keys,
+            routable,
         } => {
             let body = json!({
                 "name": name, "listen_port": port, "addresses": addresses, "pools": pools,
                 "public_endpoint": endpoint, "dns": dns, "mtu": mtu, "keep_private_keys": keep_private_keys,
+                "routable": routable,
             });
             let tunnel = client.json("POST", "/v1/tunnels", Some(body))?;
             client.print(&tunnel, fields);

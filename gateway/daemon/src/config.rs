@@ -93,6 +93,9 @@ struct FileTunnel {
     dns: Vec<String>,
     #[serde(default)]
     keep_private_keys: bool,
+    /// Networks behind peers that API peers may route (besides pools and own networks).
+    #[serde(default)]
+    routable: Vec<IpNet>,
     /// The data plane: "userspace" (the default) or "linux-kernel".
     backend: Option<String>,
     #[serde(default, rename = "peer")]
@@ -168,6 +171,7 @@ pub struct ConfiguredTunnel {
     pub public_endpoint: Option<wiregate_core::Endpoint>,
     pub dns: Vec<wiregate_core::Host>,
     pub keep_private_keys: bool,
+    pub routable: Vec<IpNet>,
     /// As the file names it; `None`: not named (the default on import, the stored
     /// choice afterwards).
     pub backend: Option<String>,
@@ -330,6 +334,7 @@ impl Config {
                     .collect::<Result<_, _>>()
                     .map_err(|e| fail(format!("dns: {e}")))?,
                 keep_private_keys: t.keep_private_keys,
+                routable: t.routable.clone(),
                 backend,
             });
         }

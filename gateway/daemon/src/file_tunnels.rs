@@ -81,6 +81,7 @@ fn records(t: &ConfiguredTunnel) -> (TunnelRecord, Vec<PeerRecord>) {
         created_at: at,
         updated_at: at,
         fwmark: c.fwmark,
+        routable: t.routable.clone(),
     };
     let peers = c
         .peers
