@@ -9,6 +9,7 @@ use boringtun::x25519;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
+use wiregate_core::protocol::HANDSHAKE_INITIATION_LEN;
 use wiregate_core::{PresharedKey, PrivateKey, PublicKey};
 
 /// The tunnel's own keys, shared by all its shards.
@@ -74,6 +75,10 @@ pub(crate) struct Peer {
     /// `None` until needed, and while the tunnel has no private key.
     pub tunn: Option<Box<Tunn>>,
     pub endpoint: Option<SocketAddr>,
+    /// The newest initiation this peer's Noise state accepted: its timestamp is the floor
+    /// below which initiations are replays, and it must outlive a rebuild (see
+    /// [`Peer::rebuilt`]).
+    pub last_initiation: Option<Box<[u8; HANDSHAKE_INITIATION_LEN]>>,
 }
 
 impl std::fmt::Debug for Peer {
@@ -100,10 +105,37 @@ impl Peer {
             spec,
             tunn: None,
             endpoint,
+            last_initiation: None,
         };
         if peer.spec.persistent_keepalive.is_some() {
             peer.rekey(identity);
         }
+        peer
+    }
+
+    /// The same peer (same key, same identity) with a new preshared key or keepalive,
+    /// which boringtun can only take in a new `Tunn`. A new `Tunn` would accept any
+    /// initiation whose timestamp is newer than zero, so a captured old initiation could be
+    /// replayed to roam the peer to a spoofed address. The initiation the old state last
+    /// accepted is therefore fed to the new one, which records its timestamp as the floor;
+    /// the session that opening it creates is dropped at once (`set_static_private` with
+    /// the same key clears sessions and keeps the timestamp). Costs a handshake's
+    /// Diffie-Hellmans, once per rebuild of a peer that has handshaken.
+    pub fn rebuilt(
+        spec: PeerSpec,
+        identity: Option<&Identity>,
+        old: Peer,
+        scratch: &mut [u8],
+    ) -> Self {
+        let mut peer = Self::new(spec, identity);
+        let (Some(initiation), Some(id)) = (old.last_initiation, identity) else {
+            return peer;
+        };
+        if let Some(tunn) = peer.tunn(Some(id)) {
+            let _ = tunn.decapsulate(None, &initiation[..], scratch);
+            tunn.set_static_private(id.private.clone(), id.public, Some(id.mac1.clone()));
+        }
+        peer.last_initiation = Some(initiation);
         peer
     }
 
@@ -164,5 +196,19 @@ pub(crate) fn roam(endpoint: &mut Option<SocketAddr>, stats: &PeerStats, from: S
     if *endpoint != Some(from) {
         *endpoint = Some(from);
         stats.set_endpoint(Some(from));
+    }
+}
+
+/// Notes an initiation the peer's Noise state accepted (a free function, as [`roam`]).
+#[inline]
+pub(crate) fn remember_initiation(
+    last: &mut Option<Box<[u8; HANDSHAKE_INITIATION_LEN]>>,
+    initiation: &[u8],
+) {
+    if let Ok(bytes) = <[u8; HANDSHAKE_INITIATION_LEN]>::try_from(initiation) {
+        match last {
+            Some(kept) => **kept = bytes,
+            None => *last = Some(Box::new(bytes)),
+        }
     }
 }

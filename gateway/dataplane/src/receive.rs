@@ -6,7 +6,7 @@
 use crate::handoff::Handoff;
 use crate::handshake;
 use crate::index::PeerRef;
-use crate::peer::{Peer, roam};
+use crate::peer::{Peer, remember_initiation, roam};
 use crate::shard::Shard;
 use crate::stats::bump;
 use boringtun::noise::errors::WireGuardError;
@@ -242,6 +242,7 @@ impl Shard {
             tunn,
             endpoint,
             spec,
+            last_initiation,
         } = peer;
         let Some(tunn) = tunn.as_deref_mut() else {
             return bump(
@@ -287,6 +288,9 @@ impl Shard {
                 ) {
                     bump(&stats.handshakes, 1);
                     spec.stats.set_last_handshake(SystemTime::now());
+                }
+                if kind == Some(MESSAGE_HANDSHAKE_INITIATION) {
+                    remember_initiation(last_initiation, data);
                 }
                 // Packets queued while the handshake was pending can go now.
                 while let TunnResult::WriteToNetwork(queued) = tunn.decapsulate(None, &[], scratch)

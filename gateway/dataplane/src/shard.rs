@@ -218,10 +218,17 @@ impl Shard {
                 if self.peers.len() <= slot {
                     self.peers.resize_with(slot + 1, || None);
                 }
-                if self.peers[slot].is_none() {
-                    bump(&self.stats.peers, 1);
-                }
-                let peer = Peer::new(*spec, self.identity.as_deref());
+                let identity = self.identity.as_deref();
+                let peer = match self.peers[slot].take() {
+                    None => {
+                        bump(&self.stats.peers, 1);
+                        Peer::new(*spec, identity)
+                    }
+                    Some(old) if old.spec.public_key == spec.public_key => {
+                        Peer::rebuilt(*spec, identity, old, &mut self.scratch)
+                    }
+                    Some(_) => Peer::new(*spec, identity),
+                };
                 if peer.tunn.is_some() {
                     self.timed.insert(slot);
                 }
