@@ -5,7 +5,8 @@
 //! or removed with `wg set` behind the API's back is reverted, and logged). Backends apply
 //! a configuration as a diff, so established sessions of untouched peers survive.
 //!
-//! Calls block (backends configure interfaces): run them off the async runtime.
+//! Calls block (backends configure interfaces): run them off the async runtime. Passes
+//! take turns; reads (`status`, `observe`) never wait for one.
 
 use crate::metrics::ReconcileMetrics;
 use crate::model::now;
@@ -18,17 +19,28 @@ enum Slot {
     /// `applied`: what the backend was last given. Drift is the data plane differing
     /// from it (not from the store, which may hold a change still on its way).
     Running {
-        backend: Box<dyn Backend>,
+        backend: Arc<dyn Backend>,
         applied: TunnelConfig,
     },
+    Failed(String),
+}
+
+/// Where a tunnel's backend stands, taken out of the map so that no lock is held while
+/// it is asked or changed.
+enum Seen {
+    Running(Arc<dyn Backend>),
     Failed(String),
 }
 
 pub struct Reconciler {
     store: Arc<dyn Store>,
     factory: Box<dyn BackendFactory>,
-    /// Backends by tunnel name. Held for a whole pass: passes do not interleave.
+    /// Backends by tunnel name. Held only to look a backend up or put one in, never
+    /// across a backend's `apply`, `state` or teardown: API reads, scrapes and the
+    /// watchdog never wait for a data plane.
     slots: Mutex<HashMap<String, Slot>>,
+    /// Held for a whole pass (one tunnel, or all): passes do not interleave.
+    passes: Mutex<()>,
     metrics: ReconcileMetrics,
 }
 
@@ -79,6 +91,7 @@ impl Reconciler {
             store,
             factory,
             slots: Mutex::new(HashMap::new()),
+            passes: Mutex::new(()),
             metrics: ReconcileMetrics::default(),
         }
     }
@@ -91,31 +104,51 @@ impl Reconciler {
         self.slots.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    fn pass(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.passes.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The tunnel's backend or failure, looked up under the lock and returned without it.
+    fn seen(&self, name: &str) -> Option<Seen> {
+        match self.slots().get(name)? {
+            Slot::Running { backend, .. } => Some(Seen::Running(backend.clone())),
+            Slot::Failed(reason) => Some(Seen::Failed(reason.clone())),
+        }
+    }
+
+    /// Takes the tunnel's slot out; what it held (an interface) goes when the caller drops
+    /// it, with no lock held.
+    fn take(&self, name: &str) -> Option<Slot> {
+        self.slots().remove(name)
+    }
+
     /// Brings one tunnel's backend in line with the store (creating or removing it).
     pub fn tunnel(&self, name: &str) {
-        let mut slots = self.slots();
-        self.reconcile(&mut slots, name, false);
+        let _pass = self.pass();
+        self.reconcile(name, false);
     }
 
     /// Reconciles every tunnel, and removes backends of tunnels no longer stored.
     pub fn all(&self) {
-        let mut slots = self.slots();
+        let _pass = self.pass();
         let names: BTreeSet<String> = match self.store.tunnels() {
             Ok(tunnels) => tunnels.into_iter().map(|t| t.name).collect(),
             Err(e) => return tracing::error!(error = %e, "reconcile: cannot read the store"),
         };
-        let stale: Vec<String> = slots
+        let stale: Vec<String> = self
+            .slots()
             .keys()
             .filter(|n| !names.contains(*n))
             .cloned()
             .collect();
         for name in stale.iter().chain(&names) {
-            self.reconcile(&mut slots, name, true);
+            self.reconcile(name, true);
         }
         self.metrics.passes.inc();
     }
 
-    fn reconcile(&self, slots: &mut HashMap<String, Slot>, name: &str, periodic: bool) {
+    /// One tunnel; the caller holds the pass lock.
+    fn reconcile(&self, name: &str, periodic: bool) {
         let record = match self.store.tunnel(name) {
             Ok(record) => record,
             Err(e) => {
@@ -123,7 +156,7 @@ impl Reconciler {
             }
         };
         let Some(record) = record else {
-            if slots.remove(name).is_some() {
+            if self.take(name).is_some() {
                 tracing::info!(tunnel = name, "tunnel removed");
                 self.metrics.forget(name);
             }
@@ -139,7 +172,7 @@ impl Reconciler {
         // A tunnel whose backend was switched is torn down (its interface goes with it)
         // and created again on the new one: the interface name is the same, so the old
         // must be gone first.
-        if let Some(Slot::Running { backend, .. }) = slots.get(name)
+        if let Some(Seen::Running(backend)) = self.seen(name)
             && backend.kind() != record.backend
         {
             tracing::info!(
@@ -148,59 +181,73 @@ impl Reconciler {
                 to = %record.backend,
                 "switching the tunnel's backend"
             );
-            slots.remove(name);
+            drop(backend);
+            drop(self.take(name));
         }
-        match slots.get_mut(name) {
-            Some(Slot::Running { backend, applied }) => {
-                if periodic {
-                    match backend.state() {
-                        Ok(actual) if drifted(applied, &actual) => {
-                            tracing::warn!(
-                                tunnel = name,
-                                "the data plane drifted from the store; repairing"
-                            );
-                            self.metrics.drift_repaired.with_label_values(&[name]).inc();
-                        }
-                        Ok(_) => {}
-                        Err(e) => {
-                            tracing::warn!(tunnel = name, error = %e, "cannot read the data plane back")
-                        }
-                    }
-                }
-                match backend.apply(&desired) {
-                    Ok(()) => *applied = desired,
-                    Err(e) => {
-                        tracing::error!(tunnel = name, error = %e, "reconcile failed");
-                        self.metrics.failures.with_label_values(&[name]).inc();
-                    }
+        let was_failed = match self.seen(name) {
+            Some(Seen::Running(backend)) => {
+                return self.apply(name, backend.as_ref(), desired, periodic);
+            }
+            Some(Seen::Failed(_)) => true,
+            None => false,
+        };
+        // A tunnel that failed is retried on every pass: the cause may be gone.
+        self.metrics.know(name);
+        let slot = match self.factory.create(&record.backend, &desired) {
+            Ok(backend) => {
+                tracing::info!(
+                    tunnel = name,
+                    backend = backend.kind(),
+                    peers = desired.peers.len(),
+                    "tunnel up"
+                );
+                Slot::Running {
+                    backend: Arc::from(backend),
+                    applied: desired,
                 }
             }
-            // A tunnel that failed is retried on every pass: the cause may be gone.
-            Some(Slot::Failed(_)) | None => {
-                self.metrics.know(name);
-                let slot = match self.factory.create(&record.backend, &desired) {
-                    Ok(backend) => {
-                        tracing::info!(
-                            tunnel = name,
-                            backend = backend.kind(),
-                            peers = desired.peers.len(),
-                            "tunnel up"
-                        );
-                        Slot::Running {
-                            backend,
-                            applied: desired,
-                        }
-                    }
-                    Err(e) => {
-                        self.metrics.failures.with_label_values(&[name]).inc();
-                        let was_failed = matches!(slots.get(name), Some(Slot::Failed(_)));
-                        if !was_failed {
-                            tracing::error!(tunnel = name, error = %e, "tunnel failed");
-                        }
-                        Slot::Failed(e.to_string())
-                    }
-                };
-                slots.insert(name.to_owned(), slot);
+            Err(e) => {
+                self.metrics.failures.with_label_values(&[name]).inc();
+                if !was_failed {
+                    tracing::error!(tunnel = name, error = %e, "tunnel failed");
+                }
+                Slot::Failed(e.to_string())
+            }
+        };
+        self.slots().insert(name.to_owned(), slot);
+    }
+
+    /// Applies `desired` to a running tunnel's backend, with no lock but the pass's held
+    /// (drift is looked for first on periodic passes).
+    fn apply(&self, name: &str, backend: &dyn Backend, desired: TunnelConfig, periodic: bool) {
+        if periodic {
+            let applied = match self.slots().get(name) {
+                Some(Slot::Running { applied, .. }) => Some(applied.clone()),
+                _ => None,
+            };
+            match (backend.state(), applied) {
+                (Ok(actual), Some(applied)) if drifted(&applied, &actual) => {
+                    tracing::warn!(
+                        tunnel = name,
+                        "the data plane drifted from the store; repairing"
+                    );
+                    self.metrics.drift_repaired.with_label_values(&[name]).inc();
+                }
+                (Ok(_), _) => {}
+                (Err(e), _) => {
+                    tracing::warn!(tunnel = name, error = %e, "cannot read the data plane back")
+                }
+            }
+        }
+        match backend.apply(&desired) {
+            Ok(()) => {
+                if let Some(Slot::Running { applied, .. }) = self.slots().get_mut(name) {
+                    *applied = desired;
+                }
+            }
+            Err(e) => {
+                tracing::error!(tunnel = name, error = %e, "reconcile failed");
+                self.metrics.failures.with_label_values(&[name]).inc();
             }
         }
     }
@@ -208,9 +255,9 @@ impl Reconciler {
     /// `Ok(state)` for a running tunnel, `Err(reason)` for a failed one, `None` if the
     /// tunnel has no backend (yet).
     pub fn status(&self, name: &str) -> Option<Result<TunnelState, String>> {
-        match self.slots().get(name)? {
-            Slot::Running { backend, .. } => Some(backend.state().map_err(|e| e.to_string())),
-            Slot::Failed(reason) => Some(Err(reason.clone())),
+        match self.seen(name)? {
+            Seen::Running(backend) => Some(backend.state().map_err(|e| e.to_string())),
+            Seen::Failed(reason) => Some(Err(reason)),
         }
     }
 
@@ -223,19 +270,18 @@ impl Reconciler {
                 return Vec::new();
             }
         };
-        let slots = self.slots();
         records
             .into_iter()
             .map(|record| {
-                let (backend, state) = match slots.get(&record.name) {
-                    Some(Slot::Running { backend, .. }) => (
+                let (backend, state) = match self.seen(&record.name) {
+                    Some(Seen::Running(backend)) => (
                         backend.kind().to_owned(),
                         backend
                             .state()
                             .map(|s| (s, backend.data_plane_stats()))
                             .map_err(|e| e.to_string()),
                     ),
-                    Some(Slot::Failed(reason)) => (record.backend, Err(reason.clone())),
+                    Some(Seen::Failed(reason)) => (record.backend, Err(reason)),
                     None => (record.backend, Err("not started yet".to_owned())),
                 };
                 Observed {
@@ -250,11 +296,13 @@ impl Reconciler {
     /// Returns once a pass could start: at once when none runs, when it ends if one does,
     /// never if one is stuck. What a watchdog waits for before it says the daemon lives.
     pub fn wait_until_idle(&self) {
-        drop(self.slots());
+        drop(self.pass());
     }
 
     /// Drops every backend (their interfaces go with them).
     pub fn shutdown(&self) {
-        self.slots().clear();
+        let _pass = self.pass();
+        let slots = std::mem::take(&mut *self.slots());
+        drop(slots);
     }
 }

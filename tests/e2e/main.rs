@@ -47,6 +47,7 @@ mod reload;
 mod roaming;
 mod shards;
 mod sockets;
+mod stalled_shard;
 mod systemd_notify;
 mod throughput;
 mod timers;

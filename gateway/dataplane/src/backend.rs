@@ -18,6 +18,20 @@ pub struct UserspaceTunnel {
     _uapi: UapiServer,
     /// What `apply` last configured on the interface, to change only the difference.
     applied: Mutex<Option<TunnelConfig>>,
+    /// A shard held by the test hook [`STALL_ENV`], released before shutdown.
+    stall: Mutex<Option<crate::ShardStall>>,
+}
+
+/// Test hook: `<tunnel>:<shard>` stops that shard of that tunnel from its creation on, as a
+/// flood that never lets it return to its work would, so that end-to-end tests can show
+/// the API, metrics and other tunnels unaffected. Never set in production.
+pub const STALL_ENV: &str = "WIREGATE_TEST_STALL_SHARD";
+
+/// The shard [`STALL_ENV`] names for tunnel `name`, if any.
+fn stalled_shard(name: &str) -> Option<usize> {
+    let value = std::env::var(STALL_ENV).ok()?;
+    let (tunnel, shard) = value.split_once(':')?;
+    (tunnel == name).then(|| shard.parse().ok()).flatten()
 }
 
 fn device_error(e: DeviceError) -> BackendError {
@@ -42,8 +56,14 @@ impl UserspaceTunnel {
             device,
             _uapi: uapi,
             applied: Mutex::new(None),
+            stall: Mutex::new(None),
         };
         tunnel.apply(config)?;
+        if let Some(shard) = stalled_shard(&config.name) {
+            tracing::warn!(tunnel = %config.name, shard, "test hook: shard stalled");
+            *tunnel.stall.lock().unwrap_or_else(|e| e.into_inner()) =
+                tunnel.device.stall_shard(shard);
+        }
         Ok(tunnel)
     }
 
@@ -149,6 +169,7 @@ fn data_plane_stats(
 impl Drop for UserspaceTunnel {
     /// The interface goes with the tunnel: the shards stop and close their TUN queues.
     fn drop(&mut self) {
+        drop(self.stall.lock().unwrap_or_else(|e| e.into_inner()).take());
         self.device.shutdown();
     }
 }

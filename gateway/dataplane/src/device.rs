@@ -153,25 +153,28 @@ impl Device {
             })?;
         let routing = Arc::new(ArcSwap::from_pointee(Routing::default()));
         let lifecycle = Arc::new(Lifecycle::default());
+        let stats: Vec<Arc<ShardStats>> = (0..shards).map(|_| Arc::default()).collect();
         let mut channels = Vec::with_capacity(shards);
-        for _ in 0..shards {
-            channels.push(Shard::channel().map_err(|source| DeviceError::Port {
-                port: listen_port,
-                source,
+        for shard_stats in &stats {
+            channels.push(Shard::channel(shard_stats.clone()).map_err(|source| {
+                DeviceError::Port {
+                    port: listen_port,
+                    source,
+                }
             })?);
         }
-        let links: Arc<[ShardLink]> = channels.iter().map(|(_, link, _)| link.clone()).collect();
-        let stats: Vec<Arc<ShardStats>> = (0..shards).map(|_| Arc::default()).collect();
+        let links: Arc<[ShardLink]> = channels.iter().map(|c| c.link.clone()).collect();
         let mut threads = Vec::with_capacity(shards);
-        for (id, (((poll, _, inbox), udp), tun)) in
+        for (id, ((channels, udp), tun)) in
             channels.into_iter().zip(sockets).zip(queues).enumerate()
         {
             let shard = Shard {
                 id: id as u16,
-                poll,
+                poll: channels.poll,
                 udp,
                 tun,
-                inbox,
+                commands: channels.commands,
+                inbox: channels.inbox,
                 links: links.clone(),
                 routing: routing.clone(),
                 identity: None,
@@ -518,6 +521,15 @@ impl Device {
                 .wait(stopped)
                 .unwrap_or_else(|e| e.into_inner());
         }
+    }
+
+    /// Stops shard `shard` until the returned guard is dropped, as a flood that never
+    /// lets it return to its commands would. A test hook; `None` for no such shard.
+    #[doc(hidden)]
+    pub fn stall_shard(&self, shard: usize) -> Option<crate::ShardStall> {
+        let gate = Arc::new(crate::stall::Gate::default());
+        self.links.get(shard)?.command(Command::Stall(gate.clone()));
+        Some(crate::ShardStall { gate })
     }
 
     /// Stops every shard and waits for their threads.

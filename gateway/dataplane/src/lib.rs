@@ -26,6 +26,7 @@ mod routing;
 mod send;
 mod shard;
 mod slotset;
+mod stall;
 pub mod stats;
 mod steering;
 mod timers;
@@ -34,6 +35,7 @@ pub mod tun;
 pub mod udp;
 
 pub use device::{Device, DeviceConfig, DeviceError, DeviceReport, PeerReport};
+pub use stall::ShardStall;
 pub mod uapi;
 pub mod uapi_server;
 pub use backend::{UserspaceFactory, UserspaceTunnel};

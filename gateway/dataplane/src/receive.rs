@@ -22,6 +22,9 @@ use wiregate_core::protocol::*;
 
 /// Datagrams per receive call (tunable); each buffer holds a full GRO batch.
 const RX_BATCH: usize = 32;
+/// Receive calls in one pass over the socket (tunable): at most 16 x 32 datagrams (more
+/// with GRO) before the shard looks at its commands, inbox, TUN and timers again.
+const UDP_BUDGET: usize = 16;
 const RX_BUFFER: usize = 64 << 10;
 
 /// Receive buffers, owned by the shard's loop (outside the shard, so a datagram can be
@@ -66,8 +69,11 @@ fn low_order_ephemeral(kind: Option<u32>, data: &[u8]) -> bool {
 }
 
 impl Shard {
-    pub(crate) fn drain_udp(&mut self, rx: &mut RxBuffers) {
-        loop {
+    /// Reads the socket for up to `UDP_BUDGET` receive calls; true if it may hold more.
+    pub(crate) fn drain_udp(&mut self, rx: &mut RxBuffers) -> bool {
+        let mut calls = 0;
+        while calls < UDP_BUDGET {
+            calls += 1;
             let n = {
                 let mut slices: Vec<IoSliceMut<'_>> =
                     rx.bufs.iter_mut().map(|b| IoSliceMut::new(b)).collect();
@@ -78,7 +84,7 @@ impl Shard {
                         if e.kind() != io::ErrorKind::WouldBlock {
                             tracing::debug!(shard = self.id, error = %e, "udp receive failed");
                         }
-                        return;
+                        return false;
                     }
                 }
             };
@@ -101,6 +107,7 @@ impl Shard {
             }
             self.flush();
         }
+        true
     }
 
     /// Finds the peer a datagram belongs to and delivers it there.

@@ -2,8 +2,16 @@
 //!
 //! Shards share nothing on the hot path. A packet that belongs to another shard's peer
 //! (its receiver index or its allowed IP names that shard) is handed over in a batch
-//! through the owner's inbox; the control plane talks to a shard through the same inbox,
-//! so a command and the packets after it arrive in order.
+//! through the owner's inbox, which is bounded: a full inbox drops the batch. The control
+//! plane talks to a shard through a command channel of its own, which never blocks the
+//! sender, so a shard kept busy (by a flood, say) cannot stall the API, the metrics or
+//! other tunnels; the shard takes every waiting command before each handoff batch, so a
+//! packet handed over after a command was sent meets the shard as the command left it.
+//!
+//! Every pass over a source is bounded (`*_BUDGET`): a flood that keeps the socket full
+//! cannot keep the shard from its commands, its inbox, the TUN or its timers. A source
+//! left with work is drained further on the next pass without waiting for an event (the
+//! sources are edge-triggered).
 
 use crate::handoff::{Handoff, HandoffBatch};
 use crate::handshake::HandshakeQueue;
@@ -30,6 +38,8 @@ use std::time::{Duration, Instant};
 pub(crate) const TIMER_TICK: Duration = Duration::from_millis(250);
 /// Depth of a shard's inbox, in batches (tunable). A full inbox drops the handoff batch.
 pub(crate) const INBOX_DEPTH: usize = 1024;
+/// Handoff batches taken from the inbox in one pass (tunable).
+const INBOX_BUDGET: usize = 64;
 
 const UDP: Token = Token(0);
 const TUN: Token = Token(1);
@@ -53,27 +63,35 @@ pub(crate) enum Command {
     SetSocket(Udp),
     /// A new fwmark for the socket's datagrams.
     SetMark(u32),
+    /// Stops the shard until the gate opens: a test hook standing for a shard that a
+    /// flood keeps from its work (see [`crate::Device::stall_shard`]).
+    Stall(Arc<crate::stall::Gate>),
     Shutdown,
 }
 
-#[derive(Debug)]
-pub(crate) enum Inbound {
-    Command(Command),
-    Handoffs(HandoffBatch),
-}
-
-/// How anyone reaches a shard: its inbox and the waker that interrupts its poll.
+/// How anyone reaches a shard: its command channel, its handoff inbox and the waker that
+/// interrupts its poll.
 #[derive(Debug, Clone)]
 pub(crate) struct ShardLink {
-    pub tx: Sender<Inbound>,
+    pub commands: Sender<Command>,
+    pub handoffs: Sender<HandoffBatch>,
     pub waker: Arc<Waker>,
+    /// The shard's counters: `commands_pending` counts what it has not taken yet.
+    pub stats: Arc<ShardStats>,
 }
 
 impl ShardLink {
+    /// Queues a command; never waits (the channel is unbounded, and commands are few:
+    /// one per changed peer).
     pub fn command(&self, command: Command) {
-        // The control plane may wait for room: commands are rare and must not be lost.
-        if self.tx.send(Inbound::Command(command)).is_ok() {
+        // Counted before it can be taken, so the count never dips below zero.
+        bump(&self.stats.commands_pending, 1);
+        if self.commands.send(command).is_ok() {
             let _ = self.waker.wake();
+        } else {
+            self.stats
+                .commands_pending
+                .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
         }
     }
 }
@@ -91,7 +109,8 @@ pub(crate) struct Shard {
     pub poll: Poll,
     pub udp: Udp,
     pub tun: TunQueue,
-    pub inbox: Receiver<Inbound>,
+    pub commands: Receiver<Command>,
+    pub inbox: Receiver<HandoffBatch>,
     pub links: Arc<[ShardLink]>,
     pub routing: Arc<ArcSwap<Routing>>,
     pub identity: Option<Arc<Identity>>,
@@ -115,6 +134,14 @@ pub(crate) struct Shard {
     pub mtu: usize,
 }
 
+/// What [`Shard::channel`] makes: the shard's ends, and the link everyone else keeps.
+pub(crate) struct Channels {
+    pub poll: Poll,
+    pub link: ShardLink,
+    pub commands: Receiver<Command>,
+    pub inbox: Receiver<HandoffBatch>,
+}
+
 impl std::fmt::Debug for Shard {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "Shard({})", self.id)
@@ -122,12 +149,25 @@ impl std::fmt::Debug for Shard {
 }
 
 impl Shard {
-    /// Creates a shard's poller and inbox; the shard itself is built on its thread.
-    pub fn channel() -> io::Result<(Poll, ShardLink, Receiver<Inbound>)> {
+    /// Creates a shard's poller, command channel and inbox; the shard itself is built on
+    /// its thread.
+    pub fn channel(stats: Arc<ShardStats>) -> io::Result<Channels> {
         let poll = Poll::new()?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKE)?);
-        let (tx, rx) = crossbeam_channel::bounded(INBOX_DEPTH);
-        Ok((poll, ShardLink { tx, waker }, rx))
+        let (commands, command_rx) = crossbeam_channel::unbounded();
+        let (handoffs, inbox) = crossbeam_channel::bounded(INBOX_DEPTH);
+        let link = ShardLink {
+            commands,
+            handoffs,
+            waker,
+            stats,
+        };
+        Ok(Channels {
+            poll,
+            link,
+            commands: command_rx,
+            inbox,
+        })
     }
 
     fn register(&self) -> io::Result<()> {
@@ -148,37 +188,48 @@ impl Shard {
         let mut events = Events::with_capacity(16);
         let mut rx = crate::receive::RxBuffers::new();
         let mut next_tick = Instant::now() + TIMER_TICK;
+        // Sources a bounded pass left with work: drained further without an event.
+        let (mut udp_more, mut tun_more, mut inbox_more) = (false, false, false);
         loop {
-            // Queued initiations are opened between polls; while any wait, poll only
-            // looks at what arrived meanwhile.
-            let timeout = if self.handshakes.is_empty() {
-                next_tick.saturating_duration_since(Instant::now())
-            } else {
+            // Queued initiations are opened between polls; while any wait, or a source
+            // has work left, poll only looks at what arrived meanwhile.
+            let busy = !self.handshakes.is_empty() || udp_more || tun_more || inbox_more;
+            let timeout = if busy {
                 Duration::ZERO
+            } else {
+                next_tick.saturating_duration_since(Instant::now())
             };
             if let Err(e) = self.poll.poll(&mut events, Some(timeout))
                 && e.kind() != io::ErrorKind::Interrupted
             {
                 return Exit::TunGone(e);
             }
-            let (mut udp, mut tun, mut inbox) = (false, false, false);
+            let (mut udp, mut tun) = (udp_more, tun_more);
             for event in events.iter() {
                 match event.token() {
                     UDP => udp = true,
                     TUN => tun = true,
-                    _ => inbox = true,
+                    _ => {}
                 }
             }
-            if inbox && self.drain_inbox() {
+            // Commands and handoffs are looked at on every pass: a wake-up may have been
+            // spent on a pass that ran out of budget.
+            if self.take_commands() {
                 return Exit::Shutdown;
             }
-            if udp {
-                self.drain_udp(&mut rx);
+            match self.take_handoffs() {
+                Some(more) => inbox_more = more,
+                None => return Exit::Shutdown,
             }
-            if tun && let Err(e) = self.drain_tun(&mut rx) {
-                self.flush();
-                return Exit::TunGone(e);
-            }
+            udp_more = udp && self.drain_udp(&mut rx);
+            tun_more = match tun.then(|| self.drain_tun(&mut rx)) {
+                None => false,
+                Some(Ok(more)) => more,
+                Some(Err(e)) => {
+                    self.flush();
+                    return Exit::TunGone(e);
+                }
+            };
             if !self.handshakes.is_empty() {
                 self.open_initiations();
             }
@@ -191,24 +242,39 @@ impl Shard {
         }
     }
 
-    /// Handles everything in the inbox; true when told to shut down.
-    fn drain_inbox(&mut self) -> bool {
-        while let Ok(message) = self.inbox.try_recv() {
-            match message {
-                Inbound::Handoffs(batch) => {
-                    bump(&self.stats.handoffs_in, batch.len() as u64);
-                    for (handoff, data) in batch.iter() {
-                        match handoff {
-                            Handoff::Network { slot, from } => self.deliver(slot, from, data),
-                            Handoff::Tunnel { slot } => self.encrypt(slot, data),
-                        }
-                    }
-                }
-                Inbound::Command(Command::Shutdown) => return true,
-                Inbound::Command(command) => self.apply(command),
+    /// Applies every waiting command; true when told to shut down.
+    fn take_commands(&mut self) -> bool {
+        while let Ok(command) = self.commands.try_recv() {
+            self.stats
+                .commands_pending
+                .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+            match command {
+                Command::Shutdown => return true,
+                command => self.apply(command),
             }
         }
         false
+    }
+
+    /// Handles up to `INBOX_BUDGET` handoff batches, each after the commands sent before
+    /// it. `Some(true)` if batches are left, `None` when told to shut down.
+    fn take_handoffs(&mut self) -> Option<bool> {
+        for _ in 0..INBOX_BUDGET {
+            let Ok(batch) = self.inbox.try_recv() else {
+                return Some(false);
+            };
+            if self.take_commands() {
+                return None;
+            }
+            bump(&self.stats.handoffs_in, batch.len() as u64);
+            for (handoff, data) in batch.iter() {
+                match handoff {
+                    Handoff::Network { slot, from } => self.deliver(slot, from, data),
+                    Handoff::Tunnel { slot } => self.encrypt(slot, data),
+                }
+            }
+        }
+        Some(!self.inbox.is_empty())
     }
 
     fn apply(&mut self, command: Command) {
@@ -276,6 +342,7 @@ impl Shard {
                     tracing::error!(shard = self.id, fwmark, error = %e, "cannot set fwmark");
                 }
             }
+            Command::Stall(gate) => gate.wait(),
             Command::Shutdown => {}
         }
     }
@@ -329,7 +396,7 @@ impl Shard {
             let batch = queue.take();
             let n = batch.len() as u64;
             let link = &self.links[shard];
-            match link.tx.try_send(Inbound::Handoffs(batch)) {
+            match link.handoffs.try_send(batch) {
                 Ok(()) => {
                     bump(&self.stats.handoffs_out, n);
                     let _ = link.waker.wake();

@@ -93,6 +93,8 @@ impl ShardStats {
 counters! {
     /// Peers this shard owns.
     peers,
+    /// Commands (peer changes) sent to this shard that it has not taken yet: more than a few for long means the shard is stuck or swamped.
+    commands_pending,
     /// UDP datagrams received on this shard's socket.
     rx_datagrams,
     /// Data packets decrypted for peers this shard owns.

@@ -16,13 +16,16 @@ use wiregate_core::protocol::{
 /// TUN reads (each one packet, or one split super-packet) before the batch is sent
 /// (tunable).
 const TUN_BATCH: usize = 64;
+/// Batches in one pass over the TUN queue (tunable), so that a flood of plaintext cannot
+/// keep the shard from its other sources.
+const TUN_BUDGET: usize = 4;
 
 impl Shard {
-    /// Reads the TUN queue until it is empty. An error other than `WouldBlock` means the
-    /// device is gone.
-    pub(crate) fn drain_tun(&mut self, rx: &mut RxBuffers) -> io::Result<()> {
+    /// Reads the TUN queue for up to `TUN_BUDGET` batches; `Ok(true)` if it may hold
+    /// more. An error other than `WouldBlock` means the device is gone.
+    pub(crate) fn drain_tun(&mut self, rx: &mut RxBuffers) -> io::Result<bool> {
         let tun_rx = &mut rx.tun;
-        loop {
+        for _ in 0..TUN_BUDGET {
             for _ in 0..TUN_BATCH {
                 match self.tun.read(tun_rx) {
                     Ok(n) => {
@@ -31,7 +34,7 @@ impl Shard {
                             self.route_plaintext(buf, len);
                         }
                     }
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                     // No OS error: a super-packet we could not split. Drop it, go on.
                     Err(e) if e.raw_os_error().is_none() => {
@@ -43,6 +46,7 @@ impl Shard {
             }
             self.flush();
         }
+        Ok(true)
     }
 
     /// Routes the packet `buf[..len]`, padding it first: whichever shard encrypts it gets
