@@ -9,7 +9,7 @@
 
 use crate::index::{MAX_SHARDS, MAX_SLOTS, PeerRef};
 use crate::peer::{Identity, PeerSpec};
-use crate::routing::Routing;
+use crate::routing::{Owner, Routing};
 use crate::shard::{Command, Exit, Shard, ShardLink};
 use crate::stats::{PeerStats, ShardCounters, ShardStats};
 use crate::tun::TunQueue;
@@ -71,6 +71,8 @@ pub enum DeviceError {
 #[derive(Debug)]
 struct Placement {
     at: PeerRef,
+    /// Which placement of the slot this is (see `routing::Owner`).
+    generation: u32,
     stats: Arc<PeerStats>,
 }
 
@@ -85,6 +87,9 @@ struct State {
     free: Vec<Vec<u32>>,
     next_slot: Vec<u32>,
     load: Vec<usize>,
+    /// The generation the next placement gets (wrapping: a packet would have to be in
+    /// flight through four billion placements to be mistaken).
+    next_generation: u32,
 }
 
 impl State {
@@ -218,6 +223,7 @@ impl Device {
             free: vec![Vec::new(); shards],
             next_slot: vec![0; shards],
             load: vec![0; shards],
+            next_generation: 0,
         };
         tracing::info!(device = name, shards, port = bound_port, "device started");
         Ok(Arc::new(Self {
@@ -344,19 +350,27 @@ impl Device {
             let placement = match state.placed.get(&peer.public_key) {
                 Some(p) => Placement {
                     at: p.at,
+                    generation: p.generation,
                     stats: p.stats.clone(),
                 },
                 None => {
                     let at = state.place()?;
+                    let generation = state.next_generation;
+                    state.next_generation = generation.wrapping_add(1);
                     let stats = Arc::new(PeerStats::default());
                     state.placed.insert(
                         peer.public_key,
                         Placement {
                             at,
+                            generation,
                             stats: stats.clone(),
                         },
                     );
-                    Placement { at, stats }
+                    Placement {
+                        at,
+                        generation,
+                        stats,
+                    }
                 }
             };
             if rebuild {
@@ -368,6 +382,7 @@ impl Device {
                 };
                 let spec = PeerSpec {
                     at: placement.at,
+                    generation: placement.generation,
                     public_key: peer.public_key,
                     preshared_key: peer.preshared_key.clone(),
                     persistent_keepalive: peer.persistent_keepalive,
@@ -563,9 +578,13 @@ fn build_routing(
         let Some(placement) = placed.get(&peer.public_key) else {
             continue;
         };
-        routing.by_key.insert(peer.public_key.0, placement.at);
+        let owner = Owner {
+            at: placement.at,
+            generation: placement.generation,
+        };
+        routing.by_key.insert(peer.public_key.0, owner);
         for net in &peer.allowed_ips {
-            routing.allowed.insert(IpNet::trunc(net), placement.at);
+            routing.allowed.insert(IpNet::trunc(net), owner);
         }
     }
     routing

@@ -10,10 +10,15 @@ use std::ops::Range;
 /// Where a handed-over packet came from, and for which of the owner's peers.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Handoff {
-    /// A datagram from the network.
-    Network { slot: u32, from: SocketAddr },
-    /// A plaintext packet from the TUN device.
-    Tunnel { slot: u32 },
+    /// A datagram from the network: by its receiver index (no generation: the peer's
+    /// `Tunn` knows its own sessions), or an initiation by its sender's key.
+    Network {
+        slot: u32,
+        generation: Option<u32>,
+        from: SocketAddr,
+    },
+    /// A plaintext packet from the TUN device, for the placement that routing named.
+    Tunnel { slot: u32, generation: u32 },
 }
 
 #[derive(Debug, Default)]
@@ -61,9 +66,26 @@ mod tests {
     fn packets_come_back_in_order_and_intact() {
         let mut batch = HandoffBatch::default();
         let from: SocketAddr = "192.0.2.1:7".parse().unwrap();
-        batch.push(Handoff::Tunnel { slot: 3 }, b"abc");
-        batch.push(Handoff::Network { slot: 4, from }, b"");
-        batch.push(Handoff::Tunnel { slot: 5 }, b"defg");
+        batch.push(
+            Handoff::Tunnel {
+                slot: 3,
+                generation: 0,
+            },
+            b"abc",
+        );
+        let network = Handoff::Network {
+            slot: 4,
+            generation: None,
+            from,
+        };
+        batch.push(network, b"");
+        batch.push(
+            Handoff::Tunnel {
+                slot: 5,
+                generation: 1,
+            },
+            b"defg",
+        );
         let taken = batch.take();
         assert!(batch.is_empty());
         let got: Vec<(String, Vec<u8>)> = taken

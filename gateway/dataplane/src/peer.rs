@@ -50,6 +50,8 @@ impl std::fmt::Debug for Identity {
 #[derive(Debug)]
 pub(crate) struct PeerSpec {
     pub at: PeerRef,
+    /// Which placement of `at` this is (see `routing::Owner`).
+    pub generation: u32,
     pub public_key: PublicKey,
     pub preshared_key: Option<PresharedKey>,
     pub persistent_keepalive: Option<u16>,

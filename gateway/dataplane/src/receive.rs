@@ -7,6 +7,7 @@ use crate::handoff::Handoff;
 use crate::handshake;
 use crate::index::PeerRef;
 use crate::peer::{Peer, remember_initiation, roam};
+use crate::routing::Owner;
 use crate::shard::Shard;
 use crate::stats::bump;
 use boringtun::noise::errors::WireGuardError;
@@ -128,15 +129,22 @@ impl Shard {
         if owner.shard != self.id {
             bump(&self.stats.misdirected, 1);
         }
-        self.route_datagram(owner, from, data);
+        self.route_datagram(owner, None, from, data);
     }
 
-    fn route_datagram(&mut self, owner: PeerRef, from: SocketAddr, data: &[u8]) {
+    fn route_datagram(
+        &mut self,
+        owner: PeerRef,
+        generation: Option<u32>,
+        from: SocketAddr,
+        data: &[u8],
+    ) {
         if owner.shard == self.id {
-            self.deliver(owner.slot, from, data);
+            self.deliver(owner.slot, generation, from, data);
         } else {
             let handoff = Handoff::Network {
                 slot: owner.slot,
+                generation,
                 from,
             };
             self.hand_off(owner, handoff, data);
@@ -201,7 +209,12 @@ impl Shard {
             };
             match parse_handshake_anon(&identity.private, &identity.public, &init) {
                 Ok(half) => match routing.by_key.get(&half.peer_static_public) {
-                    Some(&owner) => self.route_datagram(owner, pending.from, &pending.data),
+                    Some(&owner) => self.route_datagram(
+                        owner.at,
+                        Some(owner.generation),
+                        pending.from,
+                        &pending.data,
+                    ),
                     None => {
                         bump(&self.stats.drop_unknown_peer, 1);
                         bump(&self.stats.handshake_failures, 1);
@@ -216,9 +229,16 @@ impl Shard {
         self.flush();
     }
 
-    /// Decrypts a datagram for this shard's peer `slot` and acts on the result. Data is
-    /// decrypted straight into the TUN write batch.
-    pub(crate) fn deliver(&mut self, slot: u32, from: SocketAddr, data: &[u8]) {
+    /// Decrypts a datagram for this shard's peer `slot` (if it is still the placement
+    /// `generation` names, when given) and acts on the result. Data is decrypted straight
+    /// into the TUN write batch.
+    pub(crate) fn deliver(
+        &mut self,
+        slot: u32,
+        generation: Option<u32>,
+        from: SocketAddr,
+        data: &[u8],
+    ) {
         let me = PeerRef {
             shard: self.id,
             slot,
@@ -235,7 +255,11 @@ impl Shard {
             stats,
             ..
         } = self;
-        let Some(peer) = peers.get_mut(slot as usize).and_then(Option::as_mut) else {
+        let Some(peer) = peers
+            .get_mut(slot as usize)
+            .and_then(Option::as_mut)
+            .filter(|p| generation.is_none_or(|g| g == p.spec.generation))
+        else {
             return bump(&stats.drop_unknown_index, 1);
         };
         let kind = message_type(data);
@@ -313,6 +337,10 @@ impl Shard {
         };
         if let Some((len, source)) = delivered {
             roam(endpoint, &spec.stats, from);
+            let me = Owner {
+                at: me,
+                generation: spec.generation,
+            };
             if routing.allowed.lookup(source) != Some(me) {
                 return bump(&stats.drop_allowed_ips, 1);
             }

@@ -269,8 +269,12 @@ impl Shard {
             bump(&self.stats.handoffs_in, batch.len() as u64);
             for (handoff, data) in batch.iter() {
                 match handoff {
-                    Handoff::Network { slot, from } => self.deliver(slot, from, data),
-                    Handoff::Tunnel { slot } => self.encrypt(slot, data),
+                    Handoff::Network {
+                        slot,
+                        generation,
+                        from,
+                    } => self.deliver(slot, generation, from, data),
+                    Handoff::Tunnel { slot, generation } => self.encrypt(slot, generation, data),
                 }
             }
         }

@@ -59,17 +59,22 @@ impl Shard {
         let Some(owner) = self.routing.load().allowed.lookup(destination) else {
             return bump(&self.stats.drop_no_route, 1);
         };
-        if owner.shard == self.id {
-            self.encrypt(owner.slot, packet);
+        if owner.at.shard == self.id {
+            self.encrypt(owner.at.slot, owner.generation, packet);
         } else {
-            self.hand_off(owner, Handoff::Tunnel { slot: owner.slot }, packet);
+            let handoff = Handoff::Tunnel {
+                slot: owner.at.slot,
+                generation: owner.generation,
+            };
+            self.hand_off(owner.at, handoff, packet);
         }
     }
 
     /// Encrypts a plaintext packet, already padded, for this shard's peer `slot` into the
-    /// send batch. With no session yet, boringtun queues the packet and gives us a
-    /// handshake initiation.
-    pub(crate) fn encrypt(&mut self, slot: u32, packet: &[u8]) {
+    /// send batch, if the peer there is still the placement routing named (`generation`).
+    /// With no session yet, boringtun queues the packet and gives us a handshake
+    /// initiation.
+    pub(crate) fn encrypt(&mut self, slot: u32, generation: u32, packet: &[u8]) {
         let Shard {
             peers,
             timed,
@@ -79,7 +84,12 @@ impl Shard {
             stats,
             ..
         } = self;
-        let Some(peer) = peers.get_mut(slot as usize).and_then(Option::as_mut) else {
+        let Some(peer) = peers
+            .get_mut(slot as usize)
+            .and_then(Option::as_mut)
+            .filter(|p| p.spec.generation == generation)
+        else {
+            // Gone, or the slot holds another peer now: the packet's peer is gone.
             return bump(&stats.drop_no_route, 1);
         };
         let Some(endpoint) = peer.endpoint else {
