@@ -26,7 +26,7 @@ pub struct Client {
     )]
     token: Option<String>,
     /// The gateway's state directory, for its token file.
-    #[arg(long, default_value = crate::config::DEFAULT_STATE_DIR, global = true)]
+    #[arg(long, default_value_os_t = crate::config::default_state_dir(), global = true)]
     state_dir: PathBuf,
     /// Print the API's JSON answer.
     #[arg(long, global = true)]

@@ -12,7 +12,18 @@ use wiregate_control::metrics::PeerSeries;
 use wiregate_core::config::DEFAULT_MTU;
 use wiregate_core::{ConfigError, PeerConfig, PresharedKey, PrivateKey, PublicKey, TunnelConfig};
 
-pub const DEFAULT_STATE_DIR: &str = "/var/lib/wiregate";
+/// Where the store, key files and the API token live unless the file or `--state-dir`
+/// says otherwise: `/var/lib/wiregate`, or `%ProgramData%\wiregate` on Windows (created
+/// there for SYSTEM and Administrators only; see `private_files.rs`).
+pub fn default_state_dir() -> PathBuf {
+    #[cfg(windows)]
+    {
+        let data = std::env::var_os("ProgramData").unwrap_or_else(|| r"C:\ProgramData".into());
+        PathBuf::from(data).join("wiregate")
+    }
+    #[cfg(not(windows))]
+    PathBuf::from("/var/lib/wiregate")
+}
 /// The API listens on loopback unless told otherwise.
 pub const DEFAULT_API_LISTEN: &str = "127.0.0.1:8080";
 /// Metrics on loopback, on the port WireGuard exporters use, unless told otherwise.
@@ -223,7 +234,7 @@ impl Config {
         let state_dir = state_dir
             .map(Path::to_path_buf)
             .or(file.state_dir)
-            .unwrap_or_else(|| PathBuf::from(DEFAULT_STATE_DIR));
+            .unwrap_or_else(default_state_dir);
         if let Some(shards) = file.shards {
             crate::shards(Some(shards)).map_err(|message| Error::Parse {
                 path: origin.to_owned(),

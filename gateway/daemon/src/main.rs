@@ -126,7 +126,8 @@ fn init_logging(log_file: Option<PathBuf>) {
         .or_else(|_| tracing_subscriber::EnvFilter::try_from_env("LOG_LEVEL"))
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let file = log_file.and_then(|path| {
-        path.parent().map(std::fs::create_dir_all);
+        // The log's folder is the default state directory: made private, as serve would.
+        path.parent().map(private_files::create_dir);
         std::fs::OpenOptions::new()
             .create(true)
             .append(true)

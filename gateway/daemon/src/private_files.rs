@@ -1,21 +1,28 @@
 //! Files and directories only their owner may read: the state directory, key files, the
-//! API token. On Unix by mode (0700, 0600). On Windows a new file takes its directory's
-//! access list, and the state directory is created for Administrators and SYSTEM by the
-//! service installation (docs/windows.md), so nothing is set here.
+//! API token, the store. On Unix by mode (0700, 0600). On Windows by access list: the
+//! directory is created protected for SYSTEM and Administrators only, an existing one that
+//! anyone else may change or that someone else owns is refused, and every secret file gets
+//! the protected list too (`wiregate_windows::acl`).
 
 use std::fs::{File, OpenOptions};
 use std::io;
 use std::path::Path;
 
-/// Creates `dir` (and its parents) if needed and makes it the owner's only.
+/// Creates `dir` (and its parents) if needed and makes it the owner's only; on Windows,
+/// refuses an existing directory that others may change.
 pub fn create_dir(dir: &Path) -> io::Result<()> {
-    std::fs::create_dir_all(dir)?;
-    #[cfg(unix)]
+    #[cfg(windows)]
+    return wiregate_windows::acl::create_private_dir(dir);
+    #[cfg(not(windows))]
     {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+        std::fs::create_dir_all(dir)?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+        }
+        Ok(())
     }
-    Ok(())
 }
 
 /// Creates (or truncates) `path` for writing, readable by its owner only.
@@ -27,7 +34,21 @@ pub fn create_file(path: &Path) -> io::Result<File> {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
-    options.open(path)
+    let file = options.open(path)?;
+    protect(path)?;
+    Ok(file)
+}
+
+/// Gives an existing secret file (the store) its owner-only access: on Windows the
+/// protected list; on Unix its mode is set where it is created.
+pub fn protect(path: &Path) -> io::Result<()> {
+    #[cfg(windows)]
+    return wiregate_windows::acl::protect_file(path);
+    #[cfg(not(windows))]
+    {
+        let _ = path;
+        Ok(())
+    }
 }
 
 /// Warns if others may read `path` (Unix modes only).

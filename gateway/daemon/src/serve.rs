@@ -96,6 +96,7 @@ pub fn run_with(
     let store = Arc::new(CachedStore::new(
         SqliteStore::open(&db).map_err(|e| format!("{}: {e}", db.display()))?,
     ));
+    crate::private_files::protect(&db).map_err(|e| format!("{}: {e}", db.display()))?;
     let reconciler = Arc::new(Reconciler::new(
         store.clone(),
         crate::backends::factory(&config, shards),

@@ -1,6 +1,9 @@
 //! `wireguard.dll`: found and, if pinned, hashed (`verify.rs`); its Authenticode signature
 //! verified by Windows (`WinVerifyTrust`); loaded from that path only (never from the
 //! search path, so no other copy can stand in); and the functions wiregate calls resolved.
+//! The file is opened once, before it is read, and held open, shared for reading only,
+//! until it is loaded: whoever can write its path cannot change, replace, rename or
+//! delete it between the checks and the load, so the file checked is the file loaded.
 //! Everything unsafe about the DLL is in this file.
 #![allow(unsafe_code)]
 
@@ -41,14 +44,27 @@ fn trust_reason(status: i32) -> String {
     )
 }
 
-/// Windows' own check of the file's Authenticode signature: valid, and chaining to a
-/// trusted root.
-fn verify_signature(path: &Path) -> Result<(), LoadError> {
+/// Opens `path` so that, until the file is closed, others may read it but not write,
+/// rename or delete it.
+pub fn hold(path: &Path) -> Result<std::fs::File, LoadError> {
+    use std::os::windows::fs::OpenOptionsExt;
+    use windows_sys::Win32::Storage::FileSystem::FILE_SHARE_READ;
+    std::fs::OpenOptions::new()
+        .read(true)
+        .share_mode(FILE_SHARE_READ)
+        .open(path)
+        .map_err(|e| verify::open_error(path, e))
+}
+
+/// Windows' own check of the Authenticode signature of `held` (the file at `path`):
+/// valid, and chaining to a trusted root.
+fn verify_signature(path: &Path, held: &std::fs::File) -> Result<(), LoadError> {
+    use std::os::windows::io::AsRawHandle;
     let file_path = wide(path.as_os_str());
     let mut file = WINTRUST_FILE_INFO {
         cbStruct: size_of::<WINTRUST_FILE_INFO>() as u32,
         pcwszFilePath: file_path.as_ptr(),
-        hFile: null_mut(),
+        hFile: held.as_raw_handle(),
         pgKnownSubject: null_mut(),
     };
     let mut data = WINTRUST_DATA {
@@ -158,8 +174,13 @@ impl WireGuardDll {
     /// Loads the DLL at `path` once it is found, matches `pin` (a SHA-256 in hex) if one
     /// is given, and carries a valid Authenticode signature.
     pub fn load(path: &Path, pin: Option<&str>) -> Result<Self, LoadError> {
-        verify::check_file(path, pin)?;
-        verify_signature(path)?;
+        use std::io::Read;
+        let mut held = hold(path)?;
+        let mut bytes = Vec::new();
+        held.read_to_end(&mut bytes)
+            .map_err(|e| verify::open_error(path, e))?;
+        verify::check_bytes(path, &bytes, pin)?;
+        verify_signature(path, &held)?;
         let wide_path = wide(path.as_os_str());
         // SAFETY: a NUL-terminated path; the flags keep the DLL's own dependencies to its
         // directory and System32.
@@ -176,6 +197,8 @@ impl WireGuardDll {
                 source: std::io::Error::last_os_error(),
             });
         }
+        // Mapped as an image now, which Windows itself keeps from being written.
+        drop(held);
         let functions = (|| {
             Ok(Functions {
                 create_adapter: resolve(module, path, "WireGuardCreateAdapter\0")?,

@@ -10,6 +10,9 @@
 #![deny(unsafe_code)]
 
 #[cfg(windows)]
+pub mod acl;
+pub mod acl_check;
+#[cfg(windows)]
 mod adapter;
 #[cfg(windows)]
 mod backend;

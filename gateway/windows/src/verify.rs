@@ -47,8 +47,28 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
         .collect()
 }
 
+/// The error for a file that could not be opened or read.
+pub fn open_error(path: &Path, e: std::io::Error) -> LoadError {
+    if e.kind() == std::io::ErrorKind::NotFound {
+        LoadError::Missing {
+            path: path.to_path_buf(),
+        }
+    } else {
+        LoadError::Unreadable {
+            path: path.to_path_buf(),
+            source: e,
+        }
+    }
+}
+
 /// Checks that `path` exists and, if `pin` is given, hashes to it.
 pub fn check_file(path: &Path, pin: Option<&str>) -> Result<(), LoadError> {
+    let bytes = std::fs::read(path).map_err(|e| open_error(path, e))?;
+    check_bytes(path, &bytes, pin)
+}
+
+/// Checks that `bytes` (the file at `path`, as read) hash to `pin`, if one is given.
+pub fn check_bytes(path: &Path, bytes: &[u8], pin: Option<&str>) -> Result<(), LoadError> {
     let pin = pin
         .map(|p| {
             let p = p.trim().to_ascii_lowercase();
@@ -59,22 +79,8 @@ pub fn check_file(path: &Path, pin: Option<&str>) -> Result<(), LoadError> {
             }
         })
         .transpose()?;
-    let bytes = match std::fs::read(path) {
-        Ok(bytes) => bytes,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(LoadError::Missing {
-                path: path.to_path_buf(),
-            });
-        }
-        Err(source) => {
-            return Err(LoadError::Unreadable {
-                path: path.to_path_buf(),
-                source,
-            });
-        }
-    };
     if let Some(pinned) = pin {
-        let actual = sha256_hex(&bytes);
+        let actual = sha256_hex(bytes);
         if actual != pinned {
             return Err(LoadError::PinMismatch {
                 path: path.to_path_buf(),

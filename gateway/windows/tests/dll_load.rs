@@ -1,11 +1,13 @@
 //! Loading `wireguard.dll` refuses what it must, under Wine: a missing DLL with the clear
 //! error an operator can act on, a DLL whose SHA-256 is not the pinned one, and an
-//! unsigned file (Windows' own WinVerifyTrust says so).
+//! unsigned file (Windows' own WinVerifyTrust says so). And the file checked is the file
+//! loaded: while it is held (from before it is read until it is loaded), it cannot be
+//! written, renamed, replaced or deleted.
 
 #![cfg(windows)]
 
 use std::path::PathBuf;
-use wiregate_windows::dll::WireGuardDll;
+use wiregate_windows::dll::{WireGuardDll, hold};
 use wiregate_windows::verify::{LoadError, sha256_hex};
 
 fn scratch(name: &str) -> PathBuf {
@@ -44,4 +46,38 @@ fn the_process_token_says_whether_it_is_elevated() {
     // Wine runs everything as an elevated administrator; on Windows this is what a
     // non-elevated start is refused by, before any adapter call.
     assert_eq!(wiregate_windows::elevation::is_elevated(), Some(true));
+}
+
+#[test]
+fn a_held_dll_cannot_be_swapped_between_its_checks_and_its_load() {
+    let dir = scratch("held");
+    let path = dir.join("wireguard.dll");
+    std::fs::write(&path, b"MZ the checked bytes").unwrap();
+    let other = dir.join("other.dll");
+    std::fs::write(&other, b"MZ other bytes").unwrap();
+    let held = hold(&path).unwrap();
+    assert!(
+        std::fs::write(&path, b"MZ swapped").is_err(),
+        "written while held"
+    );
+    assert!(
+        std::fs::rename(&path, dir.join("moved.dll")).is_err(),
+        "renamed while held"
+    );
+    assert!(
+        std::fs::rename(&other, &path).is_err(),
+        "replaced while held"
+    );
+    assert!(std::fs::remove_file(&path).is_err(), "deleted while held");
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        b"MZ the checked bytes",
+        "readable while held"
+    );
+    drop(held);
+    std::fs::write(&path, b"MZ changed once let go").unwrap();
+    assert!(matches!(
+        hold(&dir.join("none.dll")),
+        Err(LoadError::Missing { .. })
+    ));
 }
