@@ -65,30 +65,24 @@ fn hostile_dns_and_endpoints_are_refused() {
             body
         };
         for dns in hostile_dns {
-            let (status, body) = api
-                .admin(Method::POST, "/v1/tunnels", Some(with("dns", json!([dns]))))
-                .await;
-            assert_problem(
-                status,
-                &body,
+            api.refused(
+                Method::POST,
+                "/v1/tunnels",
+                with("dns", json!([dns])),
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "invalid_dns",
-            );
+            )
+            .await;
         }
         for endpoint in hostile_endpoints {
-            let (status, body) = api
-                .admin(
-                    Method::POST,
-                    "/v1/tunnels",
-                    Some(with("public_endpoint", json!(endpoint))),
-                )
-                .await;
-            assert_problem(
-                status,
-                &body,
+            api.refused(
+                Method::POST,
+                "/v1/tunnels",
+                with("public_endpoint", json!(endpoint)),
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "invalid_endpoint",
-            );
+            )
+            .await;
         }
         let (status, body) = api.admin(Method::GET, "/v1/tunnels", None).await;
         assert_eq!(status, StatusCode::OK);

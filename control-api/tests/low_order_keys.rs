@@ -17,19 +17,15 @@ fn every_low_order_key_is_refused_and_nothing_is_created() {
         let peers = format!("/v1/tunnels/{tunnel}/peers");
         for bytes in low_order_encodings() {
             let key = PublicKey(bytes).to_base64();
-            let (status, body) = api
-                .admin(
+            let body = api
+                .refused(
                     Method::POST,
                     &peers,
-                    Some(json!({"name": "low", "public_key": key})),
+                    json!({"name": "low", "public_key": key}),
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid_key",
                 )
                 .await;
-            assert_problem(
-                status,
-                &body,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_key",
-            );
             let detail = body["detail"].as_str().unwrap();
             assert!(
                 detail.contains("public_key") && detail.contains("low-order point"),
@@ -39,15 +35,15 @@ fn every_low_order_key_is_refused_and_nothing_is_created() {
                 {"name": "fine", "public_key": public_key()},
                 {"name": "low", "public_key": key},
             ]});
-            let (status, body) = api
-                .admin(Method::POST, &format!("{peers}/bulk"), Some(bulk))
+            let body = api
+                .refused(
+                    Method::POST,
+                    &format!("{peers}/bulk"),
+                    bulk,
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid_key",
+                )
                 .await;
-            assert_problem(
-                status,
-                &body,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_key",
-            );
             assert!(
                 body["detail"].as_str().unwrap().contains("peer 1 (low)"),
                 "{body}"

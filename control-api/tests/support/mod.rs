@@ -182,6 +182,21 @@ impl Api {
         self.call(method, uri, Some(ADMIN), body).await
     }
 
+    /// An admin call that must be refused with `status` and the problem `code`; returns
+    /// the problem.
+    pub async fn refused(
+        &self,
+        method: Method,
+        uri: &str,
+        body: Value,
+        status: StatusCode,
+        code: &str,
+    ) -> Value {
+        let (got, problem) = self.admin(method, uri, Some(body)).await;
+        assert_problem(got, &problem, status, code);
+        problem
+    }
+
     pub async fn create_tunnel(&self, name: &str, port: u16) -> Value {
         let (status, body) = self
             .admin(
