@@ -94,6 +94,8 @@ pub struct GatewayConfig {
     pub env: Vec<(String, String)>,
     /// Admin tokens besides `API_TOKEN`.
     pub extra_tokens: Vec<String>,
+    /// `[store] url`; `None`: SQLite in the state directory.
+    pub store_url: Option<String>,
     pub tunnels: Vec<TunnelSpec>,
 }
 
@@ -134,6 +136,9 @@ impl GatewayConfig {
         }
         if let Some(listen) = &self.metrics_listen {
             writeln!(t, "listen = {}", quote(listen)).unwrap();
+        }
+        if let Some(url) = &self.store_url {
+            writeln!(t, "\n[store]\nurl = {}", quote(url)).unwrap();
         }
         for tunnel in &self.tunnels {
             writeln!(t, "\n[[tunnel]]").unwrap();
@@ -409,6 +414,11 @@ impl Gateway {
         Ok((status.trim().parse().unwrap_or(0), body.to_owned()))
     }
 
+    /// The state directory the gateway was given (unless its arguments name another).
+    pub fn state_dir(&self) -> PathBuf {
+        self.dir.path().join("state")
+    }
+
     /// Writes `config` over the running gateway's file (its state directory kept), for a
     /// reload.
     pub fn rewrite_config(&self, config: &GatewayConfig) {
@@ -583,6 +593,7 @@ fn config_renders_as_toml() {
         metrics_listen: None,
         env: Vec::new(),
         extra_tokens: Vec::new(),
+        store_url: None,
         tunnels: vec![tunnel],
     };
     let expected = r#"state_dir = "/tmp/s"

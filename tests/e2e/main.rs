@@ -43,6 +43,7 @@ mod low_order;
 mod metrics;
 mod multi_tunnel;
 mod padding;
+mod postgres_store;
 mod reload;
 mod roaming;
 mod shards;

@@ -6,6 +6,8 @@
 //! sharing one registry) can be added beside [`sqlite::SqliteStore`].
 
 pub mod cache;
+pub mod postgres;
+mod rows;
 pub mod sqlite;
 
 use crate::model::{PeerRecord, TunnelRecord};

@@ -4,12 +4,15 @@
 //! (addresses, tags, ...) are JSON text columns; keys are base64 text. Schema changes are
 //! numbered migrations applied in order at open, tracked in `PRAGMA user_version`.
 
+use super::rows::{
+    PEER_COLUMNS, Raw, TUNNEL_COLUMNS, Value, count, peer_from, peer_values, tunnel_from,
+    tunnel_values,
+};
 use super::{Result, Store, StoreError};
 use crate::model::{PeerRecord, TunnelRecord};
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use rusqlite::{Connection, OptionalExtension, Row};
 use std::path::Path;
 use std::sync::Mutex;
-use wiregate_core::{PresharedKey, PrivateKey, PublicKey};
 
 /// Migration N takes the schema from version N to N + 1. Never edit one that shipped.
 const MIGRATIONS: &[&str] = &[
@@ -69,37 +72,6 @@ fn backend(e: rusqlite::Error) -> StoreError {
             StoreError::Conflict(e.to_string())
         }
         _ => StoreError::Backend(e.to_string()),
-    }
-}
-
-fn json<T: serde::Serialize>(value: &T) -> String {
-    serde_json::to_string(value).unwrap_or_else(|_| "[]".into())
-}
-
-fn parse_json<T: serde::de::DeserializeOwned>(what: &'static str, text: &str) -> Result<T> {
-    serde_json::from_str(text).map_err(|e| StoreError::Corrupt {
-        what,
-        detail: e.to_string(),
-    })
-}
-
-/// A client-facing value read back: one that a version before these checks stored and
-/// that no longer parses (text that would inject lines into a client's configuration) is
-/// dropped with an error in the log, rather than refusing the whole store.
-fn checked<T: std::str::FromStr<Err = wiregate_core::host::HostError>>(
-    tunnel: &str,
-    field: &str,
-    text: &str,
-) -> Option<T> {
-    text.parse()
-        .inspect_err(|e| tracing::error!(tunnel, field, error = %e, "stored value dropped: it would not be safe in a client configuration"))
-        .ok()
-}
-
-fn corrupt(what: &'static str) -> impl Fn(wiregate_core::KeyError) -> StoreError {
-    move |e| StoreError::Corrupt {
-        what,
-        detail: e.to_string(),
     }
 }
 
@@ -188,179 +160,36 @@ impl SqliteStore {
     }
 }
 
-const TUNNEL_COLUMNS: &str = "name, listen_port, private_key, addresses, mtu, pools, public_endpoint, dns, keep_private_keys, backend, created_at, updated_at, fwmark, routable";
-const PEER_COLUMNS: &str = "id, tunnel, name, tags, public_key, preshared_key, private_key, addresses, routes, endpoint, persistent_keepalive, enabled, expires_at, created_at, updated_at";
-
-/// Row values are read as text first; decoding them can fail without being a SQLite error.
-type Raw = Vec<rusqlite::types::Value>;
-
-/// How many columns a column list names.
-fn count(columns: &str) -> usize {
-    columns.split(',').count()
-}
-
+/// A row as the engine-neutral values of `rows.rs`.
 fn raw(row: &Row<'_>, columns: usize) -> rusqlite::Result<Raw> {
-    (0..columns).map(|i| row.get(i)).collect()
+    use rusqlite::types::Value as Sql;
+    (0..columns)
+        .map(|i| {
+            Ok(match row.get::<_, Sql>(i)? {
+                Sql::Integer(n) => Value::Int(Some(n)),
+                Sql::Text(s) => Value::Text(Some(s)),
+                Sql::Null => Value::Text(None),
+                // Never written by wiregate: read as what the schema promises, to fail there.
+                Sql::Real(f) => Value::Text(Some(f.to_string())),
+                Sql::Blob(b) => Value::Text(Some(String::from_utf8_lossy(&b).into_owned())),
+            })
+        })
+        .collect()
 }
 
-fn text(v: &rusqlite::types::Value) -> Option<&str> {
-    match v {
-        rusqlite::types::Value::Text(s) => Some(s),
-        _ => None,
-    }
-}
-
-fn int(v: &rusqlite::types::Value) -> Option<i64> {
-    match v {
-        rusqlite::types::Value::Integer(i) => Some(*i),
-        _ => None,
-    }
-}
-
-/// Typed reads of a row's raw values, naming the field in the error when a value is not
-/// of the type the schema promises.
-struct Cols(Raw);
-
-impl Cols {
-    fn bad(what: &'static str) -> StoreError {
-        StoreError::Corrupt {
-            what,
-            detail: "wrong type".into(),
-        }
-    }
-    fn text(&self, i: usize, what: &'static str) -> Result<&str> {
-        text(&self.0[i]).ok_or_else(|| Self::bad(what))
-    }
-    fn int(&self, i: usize, what: &'static str) -> Result<i64> {
-        int(&self.0[i]).ok_or_else(|| Self::bad(what))
-    }
-    fn opt_text(&self, i: usize) -> Option<&str> {
-        text(&self.0[i])
-    }
-    fn opt_int(&self, i: usize) -> Option<i64> {
-        int(&self.0[i])
-    }
-}
-
-fn tunnel_from(raw: Raw) -> Result<TunnelRecord> {
-    let v = Cols(raw);
-    let bad = Cols::bad;
-    let s = |i: usize, what| v.text(i, what);
-    let n = |i: usize, what| v.int(i, what);
-    Ok(TunnelRecord {
-        name: s(0, "tunnel name")?.to_owned(),
-        listen_port: u16::try_from(n(1, "listen_port")?).map_err(|_| bad("listen_port"))?,
-        private_key: PrivateKey::from_base64(s(2, "private_key")?)
-            .map_err(corrupt("tunnel private_key"))?,
-        addresses: parse_json("tunnel addresses", s(3, "addresses")?)?,
-        mtu: u16::try_from(n(4, "mtu")?).map_err(|_| bad("mtu"))?,
-        pools: parse_json("tunnel pools", s(5, "pools")?)?,
-        public_endpoint: v
-            .opt_text(6)
-            .and_then(|text| checked(s(0, "tunnel name").unwrap_or("?"), "public_endpoint", text)),
-        dns: parse_json::<Vec<String>>("tunnel dns", s(7, "dns")?)?
-            .iter()
-            .filter_map(|text| checked(s(0, "tunnel name").unwrap_or("?"), "dns", text))
-            .collect(),
-        keep_private_keys: n(8, "keep_private_keys")? != 0,
-        backend: s(9, "backend")?.to_owned(),
-        created_at: n(10, "created_at")?,
-        updated_at: n(11, "updated_at")?,
-        fwmark: u32::try_from(n(12, "fwmark")?).map_err(|_| bad("fwmark"))?,
-        routable: parse_json("tunnel routable", s(13, "routable")?)?,
-    })
-}
-
-/// A tunnel's columns, in `TUNNEL_COLUMNS` order, as statement parameters.
-fn tunnel_params(t: &TunnelRecord) -> rusqlite::ParamsFromIter<Vec<rusqlite::types::Value>> {
-    use rusqlite::types::Value::{Integer, Null, Text};
-    rusqlite::params_from_iter(vec![
-        Text(t.name.clone()),
-        Integer(t.listen_port.into()),
-        Text(t.private_key.expose_base64()),
-        Text(json(&t.addresses)),
-        Integer(t.mtu.into()),
-        Text(json(&t.pools)),
-        t.public_endpoint
-            .as_ref()
-            .map_or(Null, |e| Text(e.to_string())),
-        Text(json(
-            &t.dns.iter().map(ToString::to_string).collect::<Vec<_>>(),
-        )),
-        Integer(t.keep_private_keys.into()),
-        Text(t.backend.clone()),
-        Integer(t.created_at),
-        Integer(t.updated_at),
-        Integer(t.fwmark.into()),
-        Text(json(&t.routable)),
-    ])
-}
-
-/// A peer's columns, in `PEER_COLUMNS` order, as statement parameters; `id` is NULL for
-/// an insert (SQLite assigns it).
-fn peer_params(
-    p: &PeerRecord,
-    id: rusqlite::types::Value,
-) -> rusqlite::ParamsFromIter<Vec<rusqlite::types::Value>> {
-    use rusqlite::types::Value::{Integer, Null, Text};
-    let opt_text = |v: Option<String>| v.map_or(Null, Text);
-    let opt_int = |v: Option<i64>| v.map_or(Null, Integer);
-    rusqlite::params_from_iter(vec![
-        id,
-        Text(p.tunnel.clone()),
-        Text(p.name.clone()),
-        Text(json(&p.tags)),
-        Text(p.public_key.to_base64()),
-        opt_text(p.preshared_key.as_ref().map(PresharedKey::expose_base64)),
-        opt_text(p.private_key.as_ref().map(PrivateKey::expose_base64)),
-        Text(json(&p.addresses)),
-        Text(json(&p.routes)),
-        opt_text(p.endpoint.map(|e| e.to_string())),
-        opt_int(p.persistent_keepalive.map(i64::from)),
-        Integer(p.enabled.into()),
-        opt_int(p.expires_at),
-        Integer(p.created_at),
-        Integer(p.updated_at),
-    ])
-}
-
-fn peer_from(raw: Raw) -> Result<PeerRecord> {
-    let v = Cols(raw);
-    let bad = Cols::bad;
-    let s = |i: usize, what| v.text(i, what);
-    let n = |i: usize, what| v.int(i, what);
-    Ok(PeerRecord {
-        id: n(0, "peer id")?,
-        tunnel: s(1, "peer tunnel")?.to_owned(),
-        name: s(2, "peer name")?.to_owned(),
-        tags: parse_json("peer tags", s(3, "tags")?)?,
-        public_key: PublicKey::from_base64(s(4, "public_key")?)
-            .map_err(corrupt("peer public_key"))?,
-        preshared_key: v
-            .opt_text(5)
-            .map(PresharedKey::from_base64)
-            .transpose()
-            .map_err(corrupt("peer preshared_key"))?,
-        private_key: v
-            .opt_text(6)
-            .map(PrivateKey::from_base64)
-            .transpose()
-            .map_err(corrupt("peer private_key"))?,
-        addresses: parse_json("peer addresses", s(7, "addresses")?)?,
-        routes: parse_json("peer routes", s(8, "routes")?)?,
-        endpoint: v
-            .opt_text(9)
-            .map(|e| e.parse().map_err(|_| bad("peer endpoint")))
-            .transpose()?,
-        persistent_keepalive: v
-            .opt_int(10)
-            .map(|k| u16::try_from(k).map_err(|_| bad("persistent_keepalive")))
-            .transpose()?,
-        enabled: n(11, "enabled")? != 0,
-        expires_at: v.opt_int(12),
-        created_at: n(13, "created_at")?,
-        updated_at: n(14, "updated_at")?,
-    })
+/// Engine-neutral values as statement parameters.
+fn params(values: Raw) -> rusqlite::ParamsFromIter<Vec<rusqlite::types::Value>> {
+    use rusqlite::types::Value as Sql;
+    rusqlite::params_from_iter(
+        values
+            .into_iter()
+            .map(|v| match v {
+                Value::Int(Some(n)) => Sql::Integer(n),
+                Value::Text(Some(s)) => Sql::Text(s),
+                Value::Int(None) | Value::Text(None) => Sql::Null,
+            })
+            .collect::<Vec<_>>(),
+    )
 }
 
 impl Store for SqliteStore {
@@ -395,7 +224,7 @@ impl Store for SqliteStore {
             "INSERT INTO tunnels ({TUNNEL_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
         );
         self.conn()
-            .execute(&sql, tunnel_params(t))
+            .execute(&sql, params(tunnel_values(t)))
             .map_err(backend)?;
         Ok(())
     }
@@ -409,7 +238,7 @@ impl Store for SqliteStore {
              public_endpoint = ?7, dns = ?8, keep_private_keys = ?9, backend = ?10, updated_at = ?12, fwmark = ?13, \
              routable = ?14 \
              WHERE name = ?1",
-            tunnel_params(t),
+            params(tunnel_values(t)),
         )
         .map_err(backend)?;
         // A tunnel that keeps no private keys has none: those kept before are forgotten in
@@ -459,7 +288,7 @@ impl Store for SqliteStore {
         let row = conn
             .query_row(
                 &format!("SELECT {PEER_COLUMNS} FROM peers WHERE tunnel = ?1 AND id = ?2"),
-                params![tunnel, id],
+                rusqlite::params![tunnel, id],
                 |r| raw(r, count(PEER_COLUMNS)),
             )
             .optional()
@@ -478,7 +307,7 @@ impl Store for SqliteStore {
                 ))
                 .map_err(backend)?;
             for p in peers {
-                stmt.execute(peer_params(p, rusqlite::types::Value::Null))
+                stmt.execute(params(peer_values(p, None)))
                     .map_err(backend)?;
                 inserted.push(PeerRecord {
                     id: tx.last_insert_rowid(),
@@ -497,7 +326,7 @@ impl Store for SqliteStore {
                 "UPDATE peers SET name = ?3, tags = ?4, preshared_key = ?6, private_key = ?7, addresses = ?8, \
                  routes = ?9, endpoint = ?10, persistent_keepalive = ?11, enabled = ?12, expires_at = ?13, \
                  updated_at = ?15 WHERE id = ?1 AND tunnel = ?2",
-                peer_params(p, rusqlite::types::Value::Integer(p.id)),
+                params(peer_values(p, Some(p.id))),
             )
             .map_err(backend)?;
         Ok(())
@@ -508,7 +337,7 @@ impl Store for SqliteStore {
             .conn()
             .execute(
                 "DELETE FROM peers WHERE tunnel = ?1 AND id = ?2",
-                params![tunnel, id],
+                rusqlite::params![tunnel, id],
             )
             .map_err(backend)?;
         Ok(n > 0)
@@ -519,6 +348,7 @@ impl Store for SqliteStore {
 pub(crate) mod tests {
     use super::*;
     use crate::model::now;
+    use wiregate_core::{PresharedKey, PrivateKey};
 
     pub(crate) fn tunnel(name: &str) -> TunnelRecord {
         TunnelRecord {

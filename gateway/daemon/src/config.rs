@@ -52,8 +52,20 @@ struct FileConfig {
     metrics: FileMetrics,
     #[serde(default)]
     windows: FileWindows,
+    #[serde(default)]
+    store: FileStore,
     #[serde(default, rename = "tunnel")]
     tunnels: Vec<FileTunnel>,
+}
+
+/// Where the store is: SQLite in the state directory unless a PostgreSQL URL is given.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileStore {
+    /// `postgres://user:password@host/db` or `host=... user=... dbname=...`.
+    url: Option<String>,
+    /// A file holding the URL, so that no password sits in this file.
+    url_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -135,7 +147,66 @@ pub struct Config {
     /// Checked everywhere, used by the windows-nt backend.
     #[cfg_attr(not(windows), allow(dead_code))]
     pub windows: WindowsConfig,
+    pub store: StoreConfig,
     pub tunnels: Vec<ConfiguredTunnel>,
+}
+
+/// The store engine.
+#[derive(Clone, PartialEq, Eq)]
+pub enum StoreConfig {
+    /// `<state_dir>/wiregate.db`.
+    Sqlite,
+    /// A PostgreSQL URL (never printed: it may carry a password).
+    Postgres(String),
+}
+
+impl std::fmt::Debug for StoreConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Sqlite => f.write_str("Sqlite"),
+            Self::Postgres(_) => f.write_str("Postgres(<url>)"),
+        }
+    }
+}
+
+/// The environment variable that may hold the store's URL.
+pub const STORE_URL_ENV: &str = "WIREGATE_STORE_URL";
+
+impl StoreConfig {
+    /// `url`, else the contents of `url_file`, else `WIREGATE_STORE_URL`, else SQLite.
+    fn from_file(file: FileStore, origin: &str) -> Result<Self, Error> {
+        let fail = |message: String| Error::Parse {
+            path: origin.to_owned(),
+            message,
+        };
+        let url = match (file.url, file.url_file) {
+            (Some(_), Some(_)) => {
+                return Err(fail("[store]: give url or url_file, not both".into()));
+            }
+            (Some(url), None) => Some(url),
+            (None, Some(path)) => Some(
+                std::fs::read_to_string(&path)
+                    .map_err(|e| fail(format!("[store] url_file {}: {e}", path.display())))?
+                    .trim()
+                    .to_owned(),
+            ),
+            (None, None) => std::env::var(STORE_URL_ENV).ok(),
+        };
+        match url.filter(|u| !u.is_empty()) {
+            None => Ok(Self::Sqlite),
+            Some(url)
+                if url.starts_with("postgres://")
+                    || url.starts_with("postgresql://")
+                    || url.contains('=') =>
+            {
+                Ok(Self::Postgres(url))
+            }
+            Some(_) => Err(fail(
+                "[store] url must be a PostgreSQL URL (postgres://...) or key=value settings"
+                    .into(),
+            )),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -409,6 +480,7 @@ impl Config {
             api,
             metrics,
             windows: WindowsConfig::from_file(file.windows),
+            store: StoreConfig::from_file(file.store, origin)?,
             tunnels,
         })
     }

@@ -22,6 +22,7 @@ pub struct Fixed {
     shards: Option<usize>,
     reconcile_interval: u64,
     state_dir: PathBuf,
+    store: crate::config::StoreConfig,
 }
 
 impl Fixed {
@@ -33,6 +34,7 @@ impl Fixed {
             shards: config.shards,
             reconcile_interval: config.reconcile_interval,
             state_dir: config.state_dir.clone(),
+            store: config.store.clone(),
         }
     }
 }
@@ -64,7 +66,7 @@ impl Reload {
         };
         if Fixed::of(&config) != self.fixed {
             tracing::warn!(
-                "reload: [api] listen, [metrics], shards, reconcile_interval and state_dir changed in the file take effect at the next start"
+                "reload: [api] listen, [metrics], [store], shards, reconcile_interval and state_dir changed in the file take effect at the next start"
             );
         }
         match crate::serve::admin_tokens(&config) {

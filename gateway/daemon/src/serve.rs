@@ -3,7 +3,7 @@
 //! are seen (afterwards only their `backend` is taken from the file). The reconcile loop makes the backends match the store, and the REST API
 //! changes the store. Runs until SIGTERM or SIGINT.
 
-use crate::config::Config;
+use crate::config::{Config, StoreConfig};
 use crate::keyfile;
 use crate::metrics_listener;
 use crate::systemd;
@@ -18,6 +18,7 @@ use wiregate_control::metrics::ApiMetrics;
 use wiregate_control::reconcile::Reconciler;
 use wiregate_control::store::Store;
 use wiregate_control::store::cache::CachedStore;
+use wiregate_control::store::postgres::PostgresStore;
 use wiregate_control::store::sqlite::SqliteStore;
 
 /// Environment variable that supplies an admin API token (instead of the token file).
@@ -49,6 +50,25 @@ impl Stop {
 
 /// Admin tokens: the file's, else `WIREGATE_API_TOKEN`, else the token file in the state
 /// directory (generated on first start, mode 0600).
+/// The store the configuration names: SQLite in the state directory (behind a cache: this
+/// process is its only writer), or PostgreSQL, shared with other gateways (no cache: they
+/// write too).
+fn open_store(config: &Config) -> Result<Arc<dyn Store>, String> {
+    match &config.store {
+        StoreConfig::Sqlite => {
+            let db = config.state_dir.join("wiregate.db");
+            let store = SqliteStore::open(&db).map_err(|e| format!("{}: {e}", db.display()))?;
+            crate::private_files::protect(&db).map_err(|e| format!("{}: {e}", db.display()))?;
+            Ok(Arc::new(CachedStore::new(store)))
+        }
+        StoreConfig::Postgres(url) => {
+            let store = PostgresStore::open(url).map_err(|e| format!("[store] url: {e}"))?;
+            tracing::info!("store: PostgreSQL");
+            Ok(Arc::new(store))
+        }
+    }
+}
+
 pub(crate) fn admin_tokens(config: &Config) -> Result<Vec<String>, String> {
     if !config.api.tokens.is_empty() {
         return Ok(config.api.tokens.clone());
@@ -92,16 +112,11 @@ pub fn run_with(
     // The state directory holds the store, keys and the token: the owner's only.
     crate::private_files::create_dir(&config.state_dir)
         .map_err(|e| format!("{}: {e}", config.state_dir.display()))?;
-    let db = config.state_dir.join("wiregate.db");
-    let store = Arc::new(CachedStore::new(
-        SqliteStore::open(&db).map_err(|e| format!("{}: {e}", db.display()))?,
-    ));
-    crate::private_files::protect(&db).map_err(|e| format!("{}: {e}", db.display()))?;
+    let store = open_store(&config)?;
     let reconciler = Arc::new(Reconciler::new(
         store.clone(),
         crate::backends::factory(&config, shards),
     ));
-    let store: Arc<dyn Store> = store;
     let control = Arc::new(Control::new(store.clone(), reconciler.clone()));
     // A tunnel whose file part the store refuses (a file peer whose key an API peer has,
     // say) runs as stored; the others are not held hostage to it. The file itself was

@@ -1,0 +1,340 @@
+//! The PostgreSQL engine, for gateways that share one registry: `[store] url =
+//! "postgres://..."`.
+//!
+//! The same records and encoding as SQLite (`rows.rs`); the same guarantees. A write
+//! returns once PostgreSQL has committed it (synchronous commit, its default). A bulk
+//! insert is one transaction. Schema changes are numbered migrations, applied at open
+//! under an advisory lock, so that gateways starting together migrate once; a database
+//! newer than this wiregate is refused. Connections come from a small pool, which
+//! replaces a broken connection on its next use, so a database that went away and came
+//! back needs no restart.
+
+use super::rows::{
+    PEER_COLUMNS, Raw, TUNNEL_COLUMNS, Value, count, peer_from, peer_values, tunnel_from,
+    tunnel_values,
+};
+use super::{Result, Store, StoreError};
+use crate::model::{PeerRecord, TunnelRecord};
+use postgres::types::{ToSql, Type};
+use postgres::{GenericClient, NoTls, Row};
+use r2d2_postgres::PostgresConnectionManager;
+
+/// Migration N takes the schema from version N to N + 1. Never edit one that shipped.
+/// Integers are BIGINT and everything else TEXT, as `rows.rs` encodes them.
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE tunnels (
+    name TEXT PRIMARY KEY,
+    listen_port BIGINT NOT NULL,
+    private_key TEXT NOT NULL,
+    addresses TEXT NOT NULL,
+    mtu BIGINT NOT NULL,
+    pools TEXT NOT NULL,
+    public_endpoint TEXT,
+    dns TEXT NOT NULL,
+    keep_private_keys BIGINT NOT NULL,
+    backend TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    fwmark BIGINT NOT NULL,
+    routable TEXT NOT NULL
+);
+CREATE TABLE peers (
+    id BIGSERIAL PRIMARY KEY,
+    tunnel TEXT NOT NULL REFERENCES tunnels(name) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    tags TEXT NOT NULL,
+    public_key TEXT NOT NULL,
+    preshared_key TEXT,
+    private_key TEXT,
+    addresses TEXT NOT NULL,
+    routes TEXT NOT NULL,
+    endpoint TEXT,
+    persistent_keepalive BIGINT,
+    enabled BIGINT NOT NULL,
+    expires_at BIGINT,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    UNIQUE (tunnel, public_key)
+);
+CREATE INDEX peers_by_tunnel ON peers (tunnel, id);
+"#];
+
+/// The advisory lock migrations take (any constant; "wiregate" in ASCII).
+const MIGRATION_LOCK: i64 = 0x7769_7265_6761_7465;
+
+type Pool = r2d2::Pool<PostgresConnectionManager<NoTls>>;
+
+pub struct PostgresStore {
+    pool: Pool,
+}
+
+impl std::fmt::Debug for PostgresStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the URL: it may carry a password.
+        write!(
+            f,
+            "PostgresStore({} connections)",
+            self.pool.state().connections
+        )
+    }
+}
+
+fn backend(e: postgres::Error) -> StoreError {
+    match e.code() {
+        Some(code) if code.code().starts_with("23") => StoreError::Conflict(e.to_string()),
+        _ => StoreError::Backend(e.to_string()),
+    }
+}
+
+fn pool_error(e: r2d2::Error) -> StoreError {
+    StoreError::Backend(format!("no connection to PostgreSQL: {e}"))
+}
+
+/// A row as the engine-neutral values of `rows.rs`.
+fn raw(row: &Row) -> Result<Raw> {
+    (0..row.len())
+        .map(|i| {
+            Ok(if *row.columns()[i].type_() == Type::INT8 {
+                Value::Int(row.try_get(i).map_err(backend)?)
+            } else {
+                Value::Text(row.try_get(i).map_err(backend)?)
+            })
+        })
+        .collect()
+}
+
+/// Engine-neutral values as statement parameters.
+fn params(values: &Raw) -> Vec<&(dyn ToSql + Sync)> {
+    values
+        .iter()
+        .map(|v| match v {
+            Value::Int(n) => n as &(dyn ToSql + Sync),
+            Value::Text(s) => s as &(dyn ToSql + Sync),
+        })
+        .collect()
+}
+
+/// An UPDATE of `table` from a whole row (`values`, in `columns` order): the `keys`
+/// columns select the row, the `fixed` ones never change, every other column is set.
+fn update(table: &str, columns: &str, values: Raw, keys: &[&str], fixed: &[&str]) -> (String, Raw) {
+    let named: Vec<(&str, Value)> = columns.split(", ").zip(values).collect();
+    let mut params = Vec::with_capacity(named.len());
+    let mut condition = Vec::new();
+    for (column, value) in named.iter().filter(|(c, _)| keys.contains(c)) {
+        params.push(value.clone());
+        condition.push(format!("{column} = ${}", params.len()));
+    }
+    let mut set = Vec::new();
+    for (column, value) in named
+        .iter()
+        .filter(|(c, _)| !keys.contains(c) && !fixed.contains(c))
+    {
+        params.push(value.clone());
+        set.push(format!("{column} = ${}", params.len()));
+    }
+    let sql = format!(
+        "UPDATE {table} SET {} WHERE {}",
+        set.join(", "),
+        condition.join(" AND ")
+    );
+    (sql, params)
+}
+
+/// `$1, $2, ..., $n`.
+fn placeholders(n: usize) -> String {
+    (1..=n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl PostgresStore {
+    /// Connects to the database at `url` (a `postgres://` URL or `key=value` settings) and
+    /// brings its schema up to date.
+    pub fn open(url: &str) -> Result<Self> {
+        let config: postgres::Config = url
+            .parse()
+            .map_err(|e| StoreError::Backend(format!("the store URL does not parse: {e}")))?;
+        let manager = PostgresConnectionManager::new(config, NoTls);
+        let pool = r2d2::Pool::builder()
+            .max_size(8)
+            .connection_timeout(std::time::Duration::from_secs(5))
+            .build(manager)
+            .map_err(pool_error)?;
+        let store = Self { pool };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    fn client(&self) -> Result<r2d2::PooledConnection<PostgresConnectionManager<NoTls>>> {
+        self.pool.get().map_err(pool_error)
+    }
+
+    fn migrate(&self) -> Result<()> {
+        let mut client = self.client()?;
+        let mut tx = client.transaction().map_err(backend)?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+            .map_err(backend)?;
+        tx.batch_execute(
+            "CREATE TABLE IF NOT EXISTS wiregate_schema (version BIGINT NOT NULL);
+             INSERT INTO wiregate_schema SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM wiregate_schema);",
+        )
+        .map_err(backend)?;
+        let version: i64 = tx
+            .query_one("SELECT version FROM wiregate_schema", &[])
+            .map_err(backend)?
+            .get(0);
+        let version = usize::try_from(version).unwrap_or(usize::MAX);
+        if version > MIGRATIONS.len() {
+            return Err(StoreError::Backend(format!(
+                "the database has schema version {version}, newer than this wiregate knows ({}); upgrade wiregate",
+                MIGRATIONS.len()
+            )));
+        }
+        for (i, migration) in MIGRATIONS.iter().enumerate().skip(version) {
+            tx.batch_execute(migration).map_err(backend)?;
+            tx.execute(
+                "UPDATE wiregate_schema SET version = $1",
+                &[&(i as i64 + 1)],
+            )
+            .map_err(backend)?;
+            tracing::info!(version = i + 1, "store schema migrated");
+        }
+        tx.commit().map_err(backend)
+    }
+
+    fn query(&self, sql: &str, values: &Raw) -> Result<Vec<Raw>> {
+        let rows = self
+            .client()?
+            .query(sql, &params(values))
+            .map_err(backend)?;
+        rows.iter().map(raw).collect()
+    }
+
+    fn execute(client: &mut impl GenericClient, sql: &str, values: &Raw) -> Result<u64> {
+        client.execute(sql, &params(values)).map_err(backend)
+    }
+}
+
+fn text(s: &str) -> Value {
+    Value::Text(Some(s.to_owned()))
+}
+
+impl Store for PostgresStore {
+    fn tunnels(&self) -> Result<Vec<TunnelRecord>> {
+        let sql = format!("SELECT {TUNNEL_COLUMNS} FROM tunnels ORDER BY name");
+        self.query(&sql, &vec![])?
+            .into_iter()
+            .map(tunnel_from)
+            .collect()
+    }
+
+    fn tunnel(&self, name: &str) -> Result<Option<TunnelRecord>> {
+        let sql = format!("SELECT {TUNNEL_COLUMNS} FROM tunnels WHERE name = $1");
+        self.query(&sql, &vec![text(name)])?
+            .into_iter()
+            .next()
+            .map(tunnel_from)
+            .transpose()
+    }
+
+    fn insert_tunnel(&self, t: &TunnelRecord) -> Result<()> {
+        let sql = format!(
+            "INSERT INTO tunnels ({TUNNEL_COLUMNS}) VALUES ({})",
+            placeholders(count(TUNNEL_COLUMNS))
+        );
+        Self::execute(&mut *self.client()?, &sql, &tunnel_values(t)).map(drop)
+    }
+
+    fn update_tunnel(&self, t: &TunnelRecord) -> Result<()> {
+        let mut client = self.client()?;
+        let mut tx = client.transaction().map_err(backend)?;
+        let (sql, values) = update(
+            "tunnels",
+            TUNNEL_COLUMNS,
+            tunnel_values(t),
+            &["name"],
+            &["created_at"],
+        );
+        Self::execute(&mut tx, &sql, &values)?;
+        // A tunnel that keeps no private keys has none, as of the same commit.
+        if !t.keep_private_keys {
+            Self::execute(
+                &mut tx,
+                "UPDATE peers SET private_key = NULL WHERE tunnel = $1 AND private_key IS NOT NULL",
+                &vec![text(&t.name)],
+            )?;
+        }
+        tx.commit().map_err(backend)
+    }
+
+    fn delete_tunnel(&self, name: &str) -> Result<bool> {
+        let n = Self::execute(
+            &mut *self.client()?,
+            "DELETE FROM tunnels WHERE name = $1",
+            &vec![text(name)],
+        )?;
+        Ok(n > 0)
+    }
+
+    fn peers(&self, tunnel: &str) -> Result<Vec<PeerRecord>> {
+        let sql = format!("SELECT {PEER_COLUMNS} FROM peers WHERE tunnel = $1 ORDER BY id");
+        self.query(&sql, &vec![text(tunnel)])?
+            .into_iter()
+            .map(peer_from)
+            .collect()
+    }
+
+    fn peer(&self, tunnel: &str, id: i64) -> Result<Option<PeerRecord>> {
+        let sql = format!("SELECT {PEER_COLUMNS} FROM peers WHERE tunnel = $1 AND id = $2");
+        self.query(&sql, &vec![text(tunnel), Value::Int(Some(id))])?
+            .into_iter()
+            .next()
+            .map(peer_from)
+            .transpose()
+    }
+
+    fn insert_peers(&self, peers: &[PeerRecord]) -> Result<Vec<PeerRecord>> {
+        let mut client = self.client()?;
+        let mut tx = client.transaction().map_err(backend)?;
+        // Every column but the id, which the sequence assigns.
+        let columns = PEER_COLUMNS.trim_start_matches("id, ");
+        let insert = tx
+            .prepare(&format!(
+                "INSERT INTO peers ({columns}) VALUES ({}) RETURNING id",
+                placeholders(count(columns))
+            ))
+            .map_err(backend)?;
+        let mut inserted = Vec::with_capacity(peers.len());
+        for p in peers {
+            let values = peer_values(p, None).split_off(1);
+            let row = tx.query_one(&insert, &params(&values)).map_err(backend)?;
+            inserted.push(PeerRecord {
+                id: row.get(0),
+                ..p.clone()
+            });
+        }
+        tx.commit().map_err(backend)?;
+        Ok(inserted)
+    }
+
+    fn update_peer(&self, p: &PeerRecord) -> Result<()> {
+        let (sql, values) = update(
+            "peers",
+            PEER_COLUMNS,
+            peer_values(p, Some(p.id)),
+            &["id", "tunnel"],
+            &["public_key", "created_at"],
+        );
+        Self::execute(&mut *self.client()?, &sql, &values).map(drop)
+    }
+
+    fn delete_peer(&self, tunnel: &str, id: i64) -> Result<bool> {
+        let n = Self::execute(
+            &mut *self.client()?,
+            "DELETE FROM peers WHERE tunnel = $1 AND id = $2",
+            &vec![text(tunnel), Value::Int(Some(id))],
+        )?;
+        Ok(n > 0)
+    }
+}

@@ -1,0 +1,247 @@
+//! The store's guarantees, the same for both engines: SQLite in a temporary file, and
+//! PostgreSQL in the throwaway cluster that tests/run starts (its settings in
+//! `WIREGATE_TEST_POSTGRES`; each test gets a database of its own). Records round-trip
+//! exactly and survive reopening; a bulk insert is all or nothing; deleting a tunnel
+//! deletes its peers; a tunnel that stops keeping private keys has none; a database newer
+//! than this wiregate is refused. (Linux: the cluster is a local one of the test command.)
+#![cfg(target_os = "linux")]
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use wiregate_control::model::{PeerRecord, TunnelRecord, now};
+use wiregate_control::store::postgres::PostgresStore;
+use wiregate_control::store::sqlite::SqliteStore;
+use wiregate_control::store::{Store, StoreError};
+use wiregate_core::{PresharedKey, PrivateKey};
+
+/// One engine: opens (again) the same database, and makes it claim a newer schema.
+trait Engine {
+    fn open(&self) -> Result<Box<dyn Store>, StoreError>;
+    fn make_newer(&self);
+}
+
+struct Sqlite {
+    _dir: tempfile::TempDir,
+    path: std::path::PathBuf,
+}
+
+impl Engine for Sqlite {
+    fn open(&self) -> Result<Box<dyn Store>, StoreError> {
+        Ok(Box::new(SqliteStore::open(&self.path)?))
+    }
+    fn make_newer(&self) {
+        let conn = rusqlite::Connection::open(&self.path).unwrap();
+        conn.pragma_update(None, "user_version", 99).unwrap();
+    }
+}
+
+struct Postgres {
+    url: String,
+}
+
+/// The cluster tests/run started, or a clear failure.
+fn cluster() -> String {
+    std::env::var("WIREGATE_TEST_POSTGRES").expect(
+        "WIREGATE_TEST_POSTGRES is not set: run the tests with tests/run, which starts a PostgreSQL cluster for them",
+    )
+}
+
+impl Postgres {
+    /// A fresh database in the cluster.
+    fn new() -> Self {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let admin = cluster();
+        let name = format!(
+            "wgtest_{}_{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        let mut client = postgres::Client::connect(&admin, postgres::NoTls)
+            .unwrap_or_else(|e| panic!("connecting to the test cluster ({admin}): {e}"));
+        // One statement each: a batch is a transaction, which these may not run in.
+        client
+            .batch_execute(&format!("DROP DATABASE IF EXISTS {name}"))
+            .unwrap();
+        client
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .unwrap();
+        Self {
+            url: format!("{admin} dbname={name}"),
+        }
+    }
+}
+
+impl Engine for Postgres {
+    fn open(&self) -> Result<Box<dyn Store>, StoreError> {
+        Ok(Box::new(PostgresStore::open(&self.url)?))
+    }
+    fn make_newer(&self) {
+        let mut client = postgres::Client::connect(&self.url, postgres::NoTls).unwrap();
+        client
+            .batch_execute("UPDATE wiregate_schema SET version = 99")
+            .unwrap();
+    }
+}
+
+fn engines() -> Vec<(&'static str, Box<dyn Engine>)> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("wiregate.db");
+    vec![
+        ("sqlite", Box::new(Sqlite { _dir: dir, path })),
+        ("postgres", Box::new(Postgres::new())),
+    ]
+}
+
+fn tunnel(name: &str) -> TunnelRecord {
+    TunnelRecord {
+        name: name.into(),
+        listen_port: 51820,
+        private_key: PrivateKey::generate(),
+        addresses: vec!["10.8.0.1/24".parse().unwrap()],
+        mtu: 1420,
+        pools: vec!["10.8.0.0/24".parse().unwrap(), "fd08::/64".parse().unwrap()],
+        public_endpoint: Some("vpn.example.com:51820".parse().unwrap()),
+        dns: vec!["10.8.0.1".parse().unwrap(), "corp.example".parse().unwrap()],
+        keep_private_keys: true,
+        backend: "userspace".into(),
+        created_at: now(),
+        updated_at: now(),
+        fwmark: 0x1234,
+        routable: vec!["192.168.50.0/24".parse().unwrap()],
+    }
+}
+
+fn peer(tunnel: &str, n: u8) -> PeerRecord {
+    let key = PrivateKey::generate();
+    PeerRecord {
+        id: 0,
+        tunnel: tunnel.into(),
+        name: format!("peer{n}"),
+        tags: vec!["a".into(), "b c".into()],
+        public_key: key.public_key(),
+        preshared_key: n.is_multiple_of(2).then(PresharedKey::generate),
+        private_key: Some(key),
+        addresses: vec![format!("10.8.0.{}/32", n + 2).parse().unwrap()],
+        routes: vec![format!("192.168.50.{}/32", n).parse().unwrap()],
+        endpoint: n
+            .is_multiple_of(3)
+            .then(|| "192.0.2.7:51820".parse().unwrap()),
+        persistent_keepalive: (!n.is_multiple_of(2)).then_some(25),
+        enabled: n != 1,
+        expires_at: (n == 2).then_some(now() + 3600),
+        created_at: now(),
+        updated_at: now(),
+    }
+}
+
+#[test]
+fn records_round_trip_and_survive_reopening() {
+    for (engine, e) in engines() {
+        let store = e.open().unwrap();
+        let t = tunnel("wg0");
+        store.insert_tunnel(&t).unwrap();
+        let inserted = store
+            .insert_peers(&(0..4).map(|n| peer("wg0", n)).collect::<Vec<_>>())
+            .unwrap();
+        assert!(
+            inserted.windows(2).all(|w| w[0].id < w[1].id),
+            "{engine}: ids"
+        );
+        let mut changed = inserted[1].clone();
+        changed.enabled = true;
+        changed.routes.clear();
+        store.update_peer(&changed).unwrap();
+        let mut t2 = t.clone();
+        t2.mtu = 1380;
+        t2.public_endpoint = None;
+        store.update_tunnel(&t2).unwrap();
+        drop(store);
+
+        let store = e.open().unwrap();
+        assert_eq!(store.tunnels().unwrap(), vec![t2.clone()], "{engine}");
+        assert_eq!(store.tunnel("wg0").unwrap(), Some(t2), "{engine}");
+        let mut expected = inserted.clone();
+        expected[1] = changed;
+        assert_eq!(store.peers("wg0").unwrap(), expected, "{engine}");
+        assert_eq!(
+            store.peer("wg0", expected[2].id).unwrap().as_ref(),
+            Some(&expected[2]),
+            "{engine}"
+        );
+        assert!(
+            store.delete_peer("wg0", expected[0].id).unwrap(),
+            "{engine}"
+        );
+        assert!(
+            !store.delete_peer("wg0", expected[0].id).unwrap(),
+            "{engine}"
+        );
+        assert_eq!(store.peers("wg0").unwrap().len(), 3, "{engine}");
+    }
+}
+
+#[test]
+fn bulk_inserts_are_all_or_nothing_and_tunnels_take_their_peers() {
+    for (engine, e) in engines() {
+        let store = e.open().unwrap();
+        store.insert_tunnel(&tunnel("wg0")).unwrap();
+        let first = peer("wg0", 0);
+        let mut batch: Vec<PeerRecord> = (1..50).map(|n| peer("wg0", n)).collect();
+        batch.push(first.clone());
+        batch.push(PeerRecord {
+            name: "same key".into(),
+            ..first
+        });
+        let error = store.insert_peers(&batch).unwrap_err();
+        assert!(
+            matches!(error, StoreError::Conflict(_)),
+            "{engine}: {error}"
+        );
+        assert!(
+            store.peers("wg0").unwrap().is_empty(),
+            "{engine}: half a bulk stored"
+        );
+        assert!(
+            matches!(
+                store.insert_tunnel(&tunnel("wg0")),
+                Err(StoreError::Conflict(_))
+            ),
+            "{engine}"
+        );
+        store.insert_peers(&batch[..10]).unwrap();
+        assert!(store.delete_tunnel("wg0").unwrap(), "{engine}");
+        assert!(
+            store.peers("wg0").unwrap().is_empty(),
+            "{engine}: peers outlived their tunnel"
+        );
+        assert!(!store.delete_tunnel("wg0").unwrap(), "{engine}");
+    }
+}
+
+#[test]
+fn a_tunnel_that_stops_keeping_keys_has_none() {
+    for (engine, e) in engines() {
+        let store = e.open().unwrap();
+        let mut t = tunnel("wg0");
+        store.insert_tunnel(&t).unwrap();
+        store
+            .insert_peers(&(0..3).map(|n| peer("wg0", n)).collect::<Vec<_>>())
+            .unwrap();
+        t.keep_private_keys = false;
+        store.update_tunnel(&t).unwrap();
+        let peers = e.open().unwrap().peers("wg0").unwrap();
+        assert!(peers.iter().all(|p| p.private_key.is_none()), "{engine}");
+    }
+}
+
+#[test]
+fn a_newer_database_is_refused() {
+    for (engine, e) in engines() {
+        drop(e.open().unwrap());
+        e.make_newer();
+        let error = e.open().unwrap_err().to_string();
+        assert!(
+            error.contains("newer than this wiregate"),
+            "{engine}: {error}"
+        );
+    }
+}
