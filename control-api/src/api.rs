@@ -95,9 +95,15 @@ async fn blocking<T: Send + 'static>(
         .map_err(ApiError::internal)?
 }
 
+/// `ok`, or `degraded` while the store cannot be reached (the tunnels keep forwarding as
+/// last configured; changes are refused with `store_unavailable`). Always 200: the
+/// process is alive and its data plane works, so a probe must not restart it.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Health {
     pub status: &'static str,
+    /// Why it is degraded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -118,8 +124,23 @@ pub struct TunnelList {
 
 #[utoipa::path(get, path = "/v1/health", tag = "health", security(()),
     responses((status = 200, body = Health)))]
-async fn health() -> Json<Health> {
-    Json(Health { status: "ok" })
+async fn health(State(s): State<AppState>) -> Json<Health> {
+    let control = s.control.clone();
+    let reachable = tokio::task::spawn_blocking(move || control.store_reachable()).await;
+    Json(match reachable {
+        Ok(Ok(())) => Health {
+            status: "ok",
+            detail: None,
+        },
+        Ok(Err(e)) => Health {
+            status: "degraded",
+            detail: Some(e.to_string()),
+        },
+        Err(e) => Health {
+            status: "degraded",
+            detail: Some(e.to_string()),
+        },
+    })
 }
 
 #[utoipa::path(get, path = "/v1/tunnels", tag = "tunnels",

@@ -162,6 +162,11 @@ impl Control {
         Tunnel::new(record, status)
     }
 
+    /// Whether the store can be reached now.
+    pub fn store_reachable(&self) -> Result<(), crate::store::StoreError> {
+        self.store.reachable()
+    }
+
     pub fn tunnels(&self) -> Result<Vec<Tunnel>, ApiError> {
         Ok(self
             .store

@@ -79,6 +79,14 @@ impl From<crate::store::StoreError> for ApiError {
     fn from(e: crate::store::StoreError) -> Self {
         match e {
             crate::store::StoreError::Conflict(detail) => Self::conflict("conflict", detail),
+            crate::store::StoreError::Unavailable(detail) => {
+                tracing::warn!(error = %detail, "the store cannot be reached");
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "store_unavailable",
+                    "the store cannot be reached now; nothing was changed, and the data plane keeps forwarding as last configured; try again",
+                )
+            }
             other => Self::internal(other),
         }
     }

@@ -49,6 +49,7 @@ mod roaming;
 mod shards;
 mod sockets;
 mod stalled_shard;
+mod store_outage;
 mod systemd_notify;
 mod throughput;
 mod timers;

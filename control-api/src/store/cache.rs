@@ -112,6 +112,10 @@ impl<S: Store> Store for CachedStore<S> {
         Ok(())
     }
 
+    fn reachable(&self) -> Result<()> {
+        self.inner.reachable()
+    }
+
     fn delete_peer(&self, tunnel: &str, id: i64) -> Result<bool> {
         let mut cache = self.lock();
         let deleted = self.inner.delete_peer(tunnel, id)?;

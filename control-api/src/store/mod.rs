@@ -18,6 +18,10 @@ pub enum StoreError {
     Conflict(String),
     #[error("store: {0}")]
     Backend(String),
+    /// The store cannot be reached now (a database server down or unreachable); the same
+    /// request may succeed later.
+    #[error("the store cannot be reached: {0}")]
+    Unavailable(String),
     #[error("store holds a malformed value in {what}: {detail}")]
     Corrupt { what: &'static str, detail: String },
 }
@@ -42,4 +46,9 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     fn update_peer(&self, peer: &PeerRecord) -> Result<()>;
     /// False if there was no such peer.
     fn delete_peer(&self, tunnel: &str, id: i64) -> Result<bool>;
+
+    /// Whether the store can be reached now (for `/v1/health`); an embedded one always can.
+    fn reachable(&self) -> Result<()> {
+        Ok(())
+    }
 }

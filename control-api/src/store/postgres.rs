@@ -82,12 +82,20 @@ impl std::fmt::Debug for PostgresStore {
 fn backend(e: postgres::Error) -> StoreError {
     match e.code() {
         Some(code) if code.code().starts_with("23") => StoreError::Conflict(e.to_string()),
+        // Class 08 (connection exceptions) and 57P (the server shutting down or gone), or
+        // no answer from a server at all: the database is away, not the request wrong.
+        Some(code) if code.code().starts_with("08") || code.code().starts_with("57P") => {
+            StoreError::Unavailable(e.to_string())
+        }
+        None if e.is_closed() || e.as_db_error().is_none() => {
+            StoreError::Unavailable(e.to_string())
+        }
         _ => StoreError::Backend(e.to_string()),
     }
 }
 
 fn pool_error(e: r2d2::Error) -> StoreError {
-    StoreError::Backend(format!("no connection to PostgreSQL: {e}"))
+    StoreError::Unavailable(format!("no connection to PostgreSQL: {e}"))
 }
 
 /// A row as the engine-neutral values of `rows.rs`.
@@ -158,7 +166,9 @@ impl PostgresStore {
         let manager = PostgresConnectionManager::new(config, NoTls);
         let pool = r2d2::Pool::builder()
             .max_size(8)
-            .connection_timeout(std::time::Duration::from_secs(5))
+            // How long a request waits for a connection while the database is away
+            // before it is answered 503.
+            .connection_timeout(std::time::Duration::from_secs(3))
             .build(manager)
             .map_err(pool_error)?;
         let store = Self { pool };
@@ -327,6 +337,11 @@ impl Store for PostgresStore {
             &["public_key", "created_at"],
         );
         Self::execute(&mut *self.client()?, &sql, &values).map(drop)
+    }
+
+    fn reachable(&self) -> Result<()> {
+        self.client()?.simple_query("SELECT 1").map_err(backend)?;
+        Ok(())
     }
 
     fn delete_peer(&self, tunnel: &str, id: i64) -> Result<bool> {
