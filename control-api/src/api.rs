@@ -126,20 +126,14 @@ pub struct TunnelList {
     responses((status = 200, body = Health)))]
 async fn health(State(s): State<AppState>) -> Json<Health> {
     let control = s.control.clone();
-    let reachable = tokio::task::spawn_blocking(move || control.store_reachable()).await;
-    Json(match reachable {
-        Ok(Ok(())) => Health {
-            status: "ok",
-            detail: None,
-        },
-        Ok(Err(e)) => Health {
-            status: "degraded",
-            detail: Some(e.to_string()),
-        },
-        Err(e) => Health {
-            status: "degraded",
-            detail: Some(e.to_string()),
-        },
+    let detail = match tokio::task::spawn_blocking(move || control.store_reachable()).await {
+        Ok(Ok(())) => None,
+        Ok(Err(e)) => Some(e.to_string()),
+        Err(e) => Some(e.to_string()),
+    };
+    Json(Health {
+        status: if detail.is_none() { "ok" } else { "degraded" },
+        detail,
     })
 }
 

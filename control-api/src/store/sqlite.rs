@@ -5,8 +5,7 @@
 //! numbered migrations applied in order at open, tracked in `PRAGMA user_version`.
 
 use super::rows::{
-    PEER_COLUMNS, Raw, TUNNEL_COLUMNS, Value, count, peer_from, peer_values, tunnel_from,
-    tunnel_values,
+    PEER_COLUMNS, Raw, TUNNEL_COLUMNS, Value, peer_from, peer_values, tunnel_from, tunnel_values,
 };
 use super::{Result, Store, StoreError};
 use crate::model::{PeerRecord, TunnelRecord};
@@ -161,9 +160,9 @@ impl SqliteStore {
 }
 
 /// A row as the engine-neutral values of `rows.rs`.
-fn raw(row: &Row<'_>, columns: usize) -> rusqlite::Result<Raw> {
+fn raw(row: &Row<'_>) -> rusqlite::Result<Raw> {
     use rusqlite::types::Value as Sql;
-    (0..columns)
+    (0..row.as_ref().column_count())
         .map(|i| {
             Ok(match row.get::<_, Sql>(i)? {
                 Sql::Integer(n) => Value::Int(Some(n)),
@@ -200,9 +199,7 @@ impl Store for SqliteStore {
                 "SELECT {TUNNEL_COLUMNS} FROM tunnels ORDER BY name"
             ))
             .map_err(backend)?;
-        let rows = stmt
-            .query_map([], |r| raw(r, count(TUNNEL_COLUMNS)))
-            .map_err(backend)?;
+        let rows = stmt.query_map([], raw).map_err(backend)?;
         rows.map(|r| tunnel_from(r.map_err(backend)?)).collect()
     }
 
@@ -212,7 +209,7 @@ impl Store for SqliteStore {
             .query_row(
                 &format!("SELECT {TUNNEL_COLUMNS} FROM tunnels WHERE name = ?1"),
                 [name],
-                |r| raw(r, count(TUNNEL_COLUMNS)),
+                raw,
             )
             .optional()
             .map_err(backend)?;
@@ -277,9 +274,7 @@ impl Store for SqliteStore {
                 "SELECT {PEER_COLUMNS} FROM peers WHERE tunnel = ?1 ORDER BY id"
             ))
             .map_err(backend)?;
-        let rows = stmt
-            .query_map([tunnel], |r| raw(r, count(PEER_COLUMNS)))
-            .map_err(backend)?;
+        let rows = stmt.query_map([tunnel], raw).map_err(backend)?;
         rows.map(|r| peer_from(r.map_err(backend)?)).collect()
     }
 
@@ -289,7 +284,7 @@ impl Store for SqliteStore {
             .query_row(
                 &format!("SELECT {PEER_COLUMNS} FROM peers WHERE tunnel = ?1 AND id = ?2"),
                 rusqlite::params![tunnel, id],
-                |r| raw(r, count(PEER_COLUMNS)),
+                raw,
             )
             .optional()
             .map_err(backend)?;

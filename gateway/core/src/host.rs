@@ -37,10 +37,6 @@ impl HostName {
         };
         (1..=253).contains(&s.len()) && s.split('.').all(label)
     }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
 }
 
 /// An IP address or a host name: a DNS server or a search domain in a client's `DNS =`

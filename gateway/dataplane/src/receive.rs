@@ -57,7 +57,8 @@ fn index_at(data: &[u8], at: usize) -> Option<u32> {
 
 /// Whether a handshake message carries a low-order ephemeral key: its Diffie-Hellman
 /// results would be zero, and the kernel and wireguard-go give up on those (boringtun
-/// does not check). Anything else is `false`.
+/// does not check). Anything else is `false`. Checked where each kind enters the shard,
+/// before it is queued or handed over: an initiation after its MAC, a response at once.
 fn low_order_ephemeral(kind: Option<u32>, data: &[u8]) -> bool {
     let at = match kind {
         Some(MESSAGE_HANDSHAKE_INITIATION) => INITIATION_EPHEMERAL_AT,
@@ -72,9 +73,7 @@ fn low_order_ephemeral(kind: Option<u32>, data: &[u8]) -> bool {
 impl Shard {
     /// Reads the socket for up to `UDP_BUDGET` receive calls; true if it may hold more.
     pub(crate) fn drain_udp(&mut self, rx: &mut RxBuffers) -> bool {
-        let mut calls = 0;
-        while calls < UDP_BUDGET {
-            calls += 1;
+        for _ in 0..UDP_BUDGET {
             let n = {
                 let mut slices: Vec<IoSliceMut<'_>> =
                     rx.bufs.iter_mut().map(|b| IoSliceMut::new(b)).collect();
@@ -116,6 +115,11 @@ impl Shard {
         let receiver_at = match (message_type(data), data.len()) {
             (Some(MESSAGE_HANDSHAKE_INITIATION), HANDSHAKE_INITIATION_LEN) => {
                 return self.handle_initiation(from, data);
+            }
+            (Some(MESSAGE_HANDSHAKE_RESPONSE), HANDSHAKE_RESPONSE_LEN)
+                if low_order_ephemeral(Some(MESSAGE_HANDSHAKE_RESPONSE), data) =>
+            {
+                return bump(&self.stats.drop_low_order_key, 1);
             }
             (Some(MESSAGE_HANDSHAKE_RESPONSE), HANDSHAKE_RESPONSE_LEN) => 8,
             (Some(MESSAGE_HANDSHAKE_COOKIE), COOKIE_REPLY_LEN) => 4,
@@ -285,9 +289,6 @@ impl Shard {
                 1,
             );
         };
-        if low_order_ephemeral(kind, data) {
-            return bump(&stats.drop_low_order_key, 1);
-        }
         let dst = if kind == Some(MESSAGE_DATA) {
             tun_out.reserve(data.len())
         } else {
