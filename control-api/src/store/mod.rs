@@ -1,9 +1,10 @@
 //! The store: the source of truth for tunnels and peers.
 //!
-//! Every method that writes returns only once the write is durable (for SQLite: committed
-//! with `synchronous=FULL`), so a change the API acknowledged survives a crash. The trait
-//! is synchronous and object-safe so that another engine (PostgreSQL, for several gateways
-//! sharing one registry) can be added beside [`sqlite::SqliteStore`].
+//! Every method that writes returns only once the write is durable (SQLite: committed with
+//! `synchronous=FULL`; PostgreSQL: committed), so a change the API acknowledged survives a
+//! crash. The trait is synchronous and object-safe; its engines are
+//! [`sqlite::SqliteStore`], the embedded default, and [`postgres::PostgresStore`], for
+//! several gateways sharing one registry. Both encode records the same way (`rows.rs`).
 
 pub mod cache;
 pub mod postgres;
