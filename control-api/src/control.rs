@@ -6,44 +6,37 @@
 //! All methods block: the API calls them on the blocking pool.
 
 use crate::error::ApiError;
-use crate::ipam::Allocator;
 use crate::model::{PeerRecord, TunnelRecord, now};
 use crate::reconcile::Reconciler;
-use crate::store::Store;
+use crate::store::{Change, Committed, Snapshot, Store, StoreError};
 use crate::types::*;
 use ipnet::IpNet;
 use rayon::prelude::*;
 use std::sync::{Arc, Mutex};
 use wiregate_core::config::{DEFAULT_MTU, valid_interface_name};
-use wiregate_core::{Endpoint, Host, PresharedKey, PrivateKey, PublicKey, TunnelConfig};
+use wiregate_core::{Endpoint, Host, PrivateKey, TunnelConfig};
 
 /// Largest page of a peer listing.
 pub const MAX_PAGE: usize = 1000;
 const DEFAULT_PAGE: usize = 100;
+/// How many times a change is planned again after other writers committed to its tunnel
+/// first, before the request is answered `concurrent_change`.
+const STALE_RETRIES: usize = 64;
 /// Backends a tunnel may name.
 const BACKENDS: &[&str] = wiregate_core::backend::KINDS;
 
 mod file_peers;
+mod peer_requests;
 mod routes;
 pub use file_peers::{FILE_TAG, FileSync};
-use routes::{check_routable, check_routes};
+use peer_requests::{new_peers, no_peer, patched_peer};
+use routes::check_routable;
 
 #[derive(Debug)]
 pub struct Control {
     store: Arc<dyn Store>,
     reconciler: Arc<Reconciler>,
     writes: Mutex<()>,
-}
-
-fn parse_public(text: &str) -> Result<PublicKey, ApiError> {
-    PublicKey::from_base64(text)
-        .and_then(PublicKey::usable)
-        .map_err(|e| ApiError::invalid("invalid_key", format!("public_key: {e}")))
-}
-
-fn parse_psk(text: &str) -> Result<PresharedKey, ApiError> {
-    PresharedKey::from_base64(text)
-        .map_err(|e| ApiError::invalid("invalid_key", format!("preshared_key: {e}")))
 }
 
 fn parse_endpoint(text: &str) -> Result<Endpoint, ApiError> {
@@ -61,6 +54,10 @@ fn parse_dns(texts: &[String]) -> Result<Vec<Host>, ApiError> {
         .collect()
 }
 
+fn tunnel_exists(name: &str) -> ApiError {
+    ApiError::conflict("tunnel_exists", format!("tunnel {name:?} exists"))
+}
+
 fn check_backend(kind: &str) -> Result<(), ApiError> {
     if BACKENDS.contains(&kind) {
         Ok(())
@@ -68,34 +65,6 @@ fn check_backend(kind: &str) -> Result<(), ApiError> {
         Err(ApiError::invalid(
             "invalid_backend",
             format!("backend {kind:?} is not one of {BACKENDS:?}"),
-        ))
-    }
-}
-
-fn check_name(name: &str) -> Result<(), ApiError> {
-    if name.trim().is_empty() || name.len() > 128 {
-        return Err(ApiError::invalid(
-            "invalid_name",
-            "a peer name is 1-128 characters",
-        ));
-    }
-    Ok(())
-}
-
-/// The tag [`FILE_TAG`] says a peer belongs to the configuration file, which the file
-/// then keeps in line at every start and reload: the API may neither give it to a peer
-/// nor take it away (a start would then find an API peer in the file, or a file peer
-/// the file no longer lists, and refuse or remove it).
-fn check_tags(before: &[String], after: &[String]) -> Result<(), ApiError> {
-    let from_file = |tags: &[String]| tags.iter().any(|t| t == FILE_TAG);
-    if from_file(before) == from_file(after) {
-        Ok(())
-    } else {
-        Err(ApiError::invalid(
-            "reserved_tag",
-            format!(
-                "the tag {FILE_TAG:?} marks the configuration file's peers: it cannot be added or removed through the API (edit the file and reload instead)"
-            ),
         ))
     }
 }
@@ -122,6 +91,43 @@ impl Control {
 
     fn write_lock(&self) -> std::sync::MutexGuard<'_, ()> {
         self.writes.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn snapshot(&self, name: &str) -> Result<Snapshot, ApiError> {
+        self.store
+            .snapshot(name)?
+            .ok_or_else(|| ApiError::not_found(format!("no tunnel {name:?}")))
+    }
+
+    /// Reads the tunnel, lets `plan` check and build a change from what it read, commits
+    /// it and reconciles. When another writer (another gateway on the same database)
+    /// committed to the tunnel in between, the change is refused by the store: the tunnel
+    /// is read again and `plan` runs again on what it holds now.
+    fn commit<T>(
+        &self,
+        tunnel: &str,
+        mut plan: impl FnMut(&Snapshot) -> Result<(Change, T), ApiError>,
+    ) -> Result<(Committed, T), ApiError> {
+        let mut attempts = 0;
+        loop {
+            let snapshot = self.snapshot(tunnel)?;
+            let (change, planned) = plan(&snapshot)?;
+            if change.is_empty() {
+                let unchanged = Committed {
+                    revision: snapshot.revision,
+                    inserted: Vec::new(),
+                };
+                return Ok((unchanged, planned));
+            }
+            match self.store.change(&change) {
+                Ok(committed) => {
+                    self.reconciler.tunnel(tunnel);
+                    return Ok((committed, planned));
+                }
+                Err(StoreError::Stale(_)) if attempts < STALE_RETRIES => attempts += 1,
+                Err(e) => return Err(e.into()),
+            }
+        }
     }
 
     fn tunnel_record(&self, name: &str) -> Result<TunnelRecord, ApiError> {
@@ -188,23 +194,9 @@ impl Control {
         check_backend(&backend)?;
         let _guard = self.write_lock();
         if self.store.tunnel(&new.name)?.is_some() {
-            return Err(ApiError::conflict(
-                "tunnel_exists",
-                format!("tunnel {:?} exists", new.name),
-            ));
+            return Err(tunnel_exists(&new.name));
         }
-        if new.listen_port != 0
-            && self
-                .store
-                .tunnels()?
-                .iter()
-                .any(|t| t.listen_port == new.listen_port)
-        {
-            return Err(ApiError::conflict(
-                "port_in_use",
-                format!("another tunnel listens on port {}", new.listen_port),
-            ));
-        }
+        self.check_port(&new.name, new.listen_port)?;
         let at = now();
         let record = TunnelRecord {
             name: new.name,
@@ -228,27 +220,59 @@ impl Control {
         };
         check_routable(&record.routable)?;
         validate(&record, &[])?;
-        self.store.insert_tunnel(&record)?;
+        match self.store.insert_tunnel(&record, &[]) {
+            // Another gateway made it since the check above.
+            Err(StoreError::Conflict(_)) => return Err(tunnel_exists(&record.name)),
+            other => other?,
+        };
         self.reconciler.tunnel(&record.name);
         Ok(self.tunnel_view(&record))
     }
 
+    /// Refuses a port another tunnel listens on (0 is any port).
+    fn check_port(&self, tunnel: &str, port: u16) -> Result<(), ApiError> {
+        if port != 0
+            && self
+                .store
+                .tunnels()?
+                .iter()
+                .any(|t| t.name != tunnel && t.listen_port == port)
+        {
+            return Err(ApiError::conflict(
+                "port_in_use",
+                format!("another tunnel listens on port {port}"),
+            ));
+        }
+        Ok(())
+    }
+
     pub fn update_tunnel(&self, name: &str, patch: TunnelPatch) -> Result<Tunnel, ApiError> {
         let _guard = self.write_lock();
-        let mut record = self.tunnel_record(name)?;
+        let (_, (record, forgotten)) = self.commit(name, |current| {
+            let (record, forgotten) = self.patched(current, &patch)?;
+            let change = Change {
+                settings: Some(record.clone()),
+                ..Change::to(current)
+            };
+            Ok((change, (record, forgotten)))
+        })?;
+        Ok(Tunnel {
+            forgotten_private_keys: forgotten,
+            ..self.tunnel_view(&record)
+        })
+    }
+
+    /// The tunnel `current` holds with `patch` applied and checked, and how many private keys
+    /// the change forgets (when it stops keeping them).
+    fn patched(
+        &self,
+        current: &Snapshot,
+        patch: &TunnelPatch,
+    ) -> Result<(TunnelRecord, Option<usize>), ApiError> {
+        let patch = patch.clone();
+        let mut record = current.tunnel.clone();
         if let Some(port) = patch.listen_port {
-            if port != 0
-                && self
-                    .store
-                    .tunnels()?
-                    .iter()
-                    .any(|t| t.name != name && t.listen_port == port)
-            {
-                return Err(ApiError::conflict(
-                    "port_in_use",
-                    format!("another tunnel listens on port {port}"),
-                ));
-            }
+            self.check_port(&record.name, port)?;
             record.listen_port = port;
         }
         if let Some(addresses) = patch.addresses {
@@ -277,10 +301,10 @@ impl Control {
             check_routable(&routable)?;
             record.routable = routable;
         }
-        let peers = self.store.peers(name)?;
         if let Some(pools) = patch.pools {
             let pools: Vec<IpNet> = pools.iter().map(IpNet::trunc).collect();
-            let stranded = peers
+            let stranded = current
+                .peers
                 .iter()
                 .flat_map(|p| &p.addresses)
                 .find(|a| !pools.iter().any(|pool| pool.contains(&a.addr())));
@@ -292,18 +316,13 @@ impl Control {
             }
             record.pools = pools;
         }
-        validate(&record, &peers)?;
+        validate(&record, &current.peers)?;
         record.updated_at = now();
         // The store forgets the peers' private keys with this commit if they are no
         // longer kept; the answer says how many went.
         let forgotten = (patch.keep_private_keys == Some(false))
-            .then(|| peers.iter().filter(|p| p.private_key.is_some()).count());
-        self.store.update_tunnel(&record)?;
-        self.reconciler.tunnel(name);
-        Ok(Tunnel {
-            forgotten_private_keys: forgotten,
-            ..self.tunnel_view(&record)
-        })
+            .then(|| current.peers.iter().filter(|p| p.private_key.is_some()).count());
+        Ok((record, forgotten))
     }
 
     pub fn delete_tunnel(&self, name: &str) -> Result<(), ApiError> {
@@ -376,94 +395,32 @@ impl Control {
         new: Vec<NewPeer>,
     ) -> Result<Vec<CreatedPeer>, ApiError> {
         let _guard = self.write_lock();
-        let record = self.tunnel_record(tunnel)?;
-        let existing = self.store.peers(tunnel)?;
-        let mut allocator = Allocator::new(
-            &record.pools,
-            &record.addresses,
-            existing.iter().flat_map(|p| p.addresses.iter().copied()),
-        );
-        let at = now();
-        let mut records = Vec::with_capacity(new.len());
-        let mut secrets = Vec::with_capacity(new.len());
         // Server-made keypairs are derived on every core: a scalar multiplication each,
-        // which for thousands of peers is most of the request.
+        // which for thousands of peers is most of the request. Once: a plan made again
+        // after another writer's commit uses the same ones.
         let wanted = new.iter().filter(|p| p.public_key.is_none()).count();
-        let mut keypairs = (0..wanted)
+        let keypairs = (0..wanted)
             .into_par_iter()
             .map(|_| {
                 let key = PrivateKey::generate();
                 (key.public_key(), key)
             })
-            .collect::<Vec<_>>()
-            .into_iter();
-        for (i, peer) in new.into_iter().enumerate() {
-            let fail = |e: ApiError| ApiError {
-                detail: format!("peer {i} ({}): {}", peer.name, e.detail),
-                ..e
+            .collect::<Vec<_>>();
+        let at = now();
+        let (committed, (record, secrets)) = self.commit(tunnel, |current| {
+            let (records, secrets) = new_peers(current, &new, &keypairs, at)?;
+            let mut all = current.peers.clone();
+            all.extend(records.iter().cloned());
+            validate(&current.tunnel, &all)?;
+            let change = Change {
+                insert: records,
+                ..Change::to(current)
             };
-            check_name(&peer.name).map_err(fail)?;
-            check_tags(&[], &peer.tags).map_err(fail)?;
-            check_routes(&record, &peer.routes).map_err(fail)?;
-            let (public_key, private_key) = match &peer.public_key {
-                Some(text) => (parse_public(text).map_err(fail)?, None),
-                None => {
-                    let (public, key) =
-                        keypairs.next().expect("one keypair per peer without a key");
-                    (public, Some(key))
-                }
-            };
-            let preshared_key = match (&peer.preshared_key, peer.generate_preshared_key) {
-                (Some(_), true) => {
-                    return Err(fail(ApiError::invalid(
-                        "invalid_key",
-                        "give preshared_key or generate_preshared_key, not both",
-                    )));
-                }
-                (Some(text), false) => Some(parse_psk(text).map_err(fail)?),
-                (None, true) => Some(PresharedKey::generate()),
-                (None, false) => None,
-            };
-            let addresses = match &peer.addresses {
-                Some(wanted) => {
-                    allocator.claim(wanted).map_err(|e| fail(e.into()))?;
-                    wanted.clone()
-                }
-                None if record.pools.is_empty() => Vec::new(),
-                None => allocator.allocate().map_err(|e| fail(e.into()))?,
-            };
-            if addresses.is_empty() && peer.routes.is_empty() {
-                return Err(fail(ApiError::invalid(
-                    "invalid_address",
-                    "the peer would have no allowed IPs: the tunnel has no pools; give addresses or routes",
-                )));
-            }
-            records.push(PeerRecord {
-                id: 0,
-                tunnel: tunnel.to_owned(),
-                name: peer.name,
-                tags: peer.tags,
-                public_key,
-                preshared_key,
-                private_key: private_key.clone().filter(|_| record.keep_private_keys),
-                addresses,
-                routes: peer.routes,
-                endpoint: peer.endpoint,
-                persistent_keepalive: peer.persistent_keepalive.filter(|&k| k != 0),
-                enabled: peer.enabled.unwrap_or(true),
-                expires_at: peer.expires_at,
-                created_at: at,
-                updated_at: at,
-            });
-            secrets.push(private_key);
-        }
-        let mut all = existing;
-        all.extend(records.iter().cloned());
-        validate(&record, &all)?;
-        let stored = self.store.insert_peers(&records)?;
-        self.reconciler.tunnel(tunnel);
+            Ok((change, (current.tunnel.clone(), secrets)))
+        })?;
         let renderer = crate::clientconfig::Renderer::new(&record);
-        Ok(stored
+        Ok(committed
+            .inserted
             .iter()
             .zip(secrets)
             .map(|(p, secret)| CreatedPeer {
@@ -476,54 +433,34 @@ impl Control {
 
     pub fn update_peer(&self, tunnel: &str, id: i64, patch: PeerPatch) -> Result<Peer, ApiError> {
         let _guard = self.write_lock();
-        let (record, mut peer) = self.tunnel_and_peer(tunnel, id)?;
-        if let Some(name) = patch.name {
-            check_name(&name)?;
-            peer.name = name;
-        }
-        if let Some(tags) = patch.tags {
-            check_tags(&peer.tags, &tags)?;
-            peer.tags = tags;
-        }
-        if let Some(psk) = patch.preshared_key {
-            peer.preshared_key = psk.as_deref().map(parse_psk).transpose()?;
-        }
-        if let Some(routes) = patch.routes {
-            check_routes(&record, &routes)?;
-            peer.routes = routes;
-        }
-        if let Some(endpoint) = patch.endpoint {
-            peer.endpoint = endpoint;
-        }
-        if let Some(keepalive) = patch.persistent_keepalive {
-            peer.persistent_keepalive = keepalive.filter(|&k| k != 0);
-        }
-        if let Some(enabled) = patch.enabled {
-            peer.enabled = enabled;
-        }
-        if let Some(expires_at) = patch.expires_at {
-            peer.expires_at = expires_at;
-        }
-        let mut all = self.store.peers(tunnel)?;
-        if let Some(slot) = all.iter_mut().find(|p| p.id == id) {
-            *slot = peer.clone();
-        }
-        validate(&record, &all)?;
-        peer.updated_at = now();
-        self.store.update_peer(&peer)?;
-        self.reconciler.tunnel(tunnel);
+        let (_, peer) = self.commit(tunnel, |current| {
+            let peer = patched_peer(current, id, &patch)?;
+            let mut all = current.peers.clone();
+            if let Some(slot) = all.iter_mut().find(|p| p.id == id) {
+                *slot = peer.clone();
+            }
+            validate(&current.tunnel, &all)?;
+            let change = Change {
+                update: vec![peer.clone()],
+                ..Change::to(current)
+            };
+            Ok((change, peer))
+        })?;
         Ok(Peer::new(&peer, now()))
     }
 
     pub fn delete_peer(&self, tunnel: &str, id: i64) -> Result<(), ApiError> {
         let _guard = self.write_lock();
-        self.tunnel_record(tunnel)?;
-        if !self.store.delete_peer(tunnel, id)? {
-            return Err(ApiError::not_found(format!(
-                "no peer {id} in tunnel {tunnel:?}"
-            )));
-        }
-        self.reconciler.tunnel(tunnel);
+        self.commit(tunnel, |current| {
+            if !current.peers.iter().any(|p| p.id == id) {
+                return Err(no_peer(tunnel, id));
+            }
+            let change = Change {
+                delete: vec![id],
+                ..Change::to(current)
+            };
+            Ok((change, ()))
+        })?;
         Ok(())
     }
 
@@ -536,12 +473,14 @@ impl Control {
             return Ok(false);
         }
         validate(&tunnel, &peers)?;
-        self.store.insert_tunnel(&tunnel)?;
-        if let Err(e) = self.store.insert_peers(&peers) {
-            self.store.delete_tunnel(&tunnel.name)?;
-            return Err(e.into());
+        match self.store.insert_tunnel(&tunnel, &peers) {
+            // Another gateway imported it first: the store has it, as it should.
+            Err(StoreError::Conflict(_)) if self.store.tunnel(&tunnel.name)?.is_some() => {
+                Ok(false)
+            }
+            Err(e) => Err(e.into()),
+            Ok(_) => Ok(true),
         }
-        Ok(true)
     }
 
     /// The peer's wg-quick configuration.

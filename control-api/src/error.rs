@@ -79,6 +79,10 @@ impl From<crate::store::StoreError> for ApiError {
     fn from(e: crate::store::StoreError) -> Self {
         match e {
             crate::store::StoreError::Conflict(detail) => Self::conflict("conflict", detail),
+            crate::store::StoreError::Stale(tunnel) => Self::conflict(
+                "concurrent_change",
+                format!("tunnel {tunnel:?} kept changing under this request (other writers committed first); nothing was changed by it; try again"),
+            ),
             crate::store::StoreError::Unavailable(detail) => {
                 tracing::warn!(error = %detail, "the store cannot be reached");
                 Self::new(

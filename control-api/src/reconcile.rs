@@ -10,7 +10,7 @@
 
 use crate::metrics::ReconcileMetrics;
 use crate::model::now;
-use crate::store::Store;
+use crate::store::{Snapshot, Store};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 use wiregate_core::{Backend, BackendFactory, DataPlaneStats, TunnelConfig, TunnelState};
@@ -149,24 +149,23 @@ impl Reconciler {
 
     /// One tunnel; the caller holds the pass lock.
     fn reconcile(&self, name: &str, periodic: bool) {
-        let record = match self.store.tunnel(name) {
-            Ok(record) => record,
+        let snapshot = match self.store.snapshot(name) {
+            Ok(snapshot) => snapshot,
             Err(e) => {
                 return tracing::error!(tunnel = name, error = %e, "reconcile: cannot read the store");
             }
         };
-        let Some(record) = record else {
+        let Some(Snapshot {
+            tunnel: record,
+            peers,
+            ..
+        }) = snapshot
+        else {
             if self.take(name).is_some() {
                 tracing::info!(tunnel = name, "tunnel removed");
                 self.metrics.forget(name);
             }
             return;
-        };
-        let peers = match self.store.peers(name) {
-            Ok(peers) => peers,
-            Err(e) => {
-                return tracing::error!(tunnel = name, error = %e, "reconcile: cannot read the store");
-            }
         };
         let desired = record.desired(&peers, now());
         // A tunnel whose backend was switched is torn down (its interface goes with it)

@@ -1,16 +1,17 @@
 //! The store's guarantees, the same for both engines: SQLite in a temporary file, and
 //! PostgreSQL in the throwaway cluster that tests/run starts (its settings in
 //! `WIREGATE_TEST_POSTGRES`; each test gets a database of its own). Records round-trip
-//! exactly and survive reopening; a bulk insert is all or nothing; deleting a tunnel
-//! deletes its peers; a tunnel that stops keeping private keys has none; a database newer
-//! than this wiregate is refused. (Linux: the cluster is a local one of the test command.)
+//! exactly and survive reopening; a change is all or nothing; deleting a tunnel deletes its
+//! peers; a tunnel that stops keeping private keys has none; writers racing on one tunnel
+//! never both commit against one revision; a database newer than this wiregate is
+//! refused. (Linux: the cluster is a local one of the test command.)
 #![cfg(target_os = "linux")]
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use wiregate_control::model::{PeerRecord, TunnelRecord, now};
 use wiregate_control::store::postgres::PostgresStore;
 use wiregate_control::store::sqlite::SqliteStore;
-use wiregate_control::store::{Store, StoreError};
+use wiregate_control::store::{Change, Committed, Snapshot, Store, StoreError};
 use wiregate_core::{PresharedKey, PrivateKey};
 
 /// One engine: opens (again) the same database, and makes it claim a newer schema.
@@ -133,15 +134,24 @@ fn peer(tunnel: &str, n: u8) -> PeerRecord {
     }
 }
 
+/// `peers` added to the tunnel as it is now.
+fn add(store: &dyn Store, name: &str, peers: Vec<PeerRecord>) -> Result<Committed, StoreError> {
+    let now = store.snapshot(name)?.expect("a stored tunnel");
+    store.change(&Change {
+        insert: peers,
+        ..Change::to(&now)
+    })
+}
+
 #[test]
 fn records_round_trip_and_survive_reopening() {
     for (engine, e) in engines() {
         let store = e.open().unwrap();
         let t = tunnel("wg0");
-        store.insert_tunnel(&t).unwrap();
-        let inserted = store
-            .insert_peers(&(0..4).map(|n| peer("wg0", n)).collect::<Vec<_>>())
+        let first = store
+            .insert_tunnel(&t, &(0..4).map(|n| peer("wg0", n)).collect::<Vec<_>>())
             .unwrap();
+        let inserted = first.inserted;
         assert!(
             inserted.windows(2).all(|w| w[0].id < w[1].id),
             "{engine}: ids"
@@ -149,41 +159,58 @@ fn records_round_trip_and_survive_reopening() {
         let mut changed = inserted[1].clone();
         changed.enabled = true;
         changed.routes.clear();
-        store.update_peer(&changed).unwrap();
         let mut t2 = t.clone();
         t2.mtu = 1380;
         t2.public_endpoint = None;
-        store.update_tunnel(&t2).unwrap();
+        let before = store.snapshot("wg0").unwrap().unwrap();
+        assert_eq!(before.revision, first.revision, "{engine}");
+        let second = store
+            .change(&Change {
+                settings: Some(t2.clone()),
+                update: vec![changed.clone()],
+                delete: vec![inserted[0].id],
+                ..Change::to(&before)
+            })
+            .unwrap();
+        assert_ne!(second.revision, first.revision, "{engine}");
         drop(store);
 
         let store = e.open().unwrap();
         assert_eq!(store.tunnels().unwrap(), vec![t2.clone()], "{engine}");
-        assert_eq!(store.tunnel("wg0").unwrap(), Some(t2), "{engine}");
+        assert_eq!(store.tunnel("wg0").unwrap(), Some(t2.clone()), "{engine}");
         let mut expected = inserted.clone();
         expected[1] = changed;
-        assert_eq!(store.peers("wg0").unwrap(), expected, "{engine}");
+        expected.remove(0);
         assert_eq!(
-            store.peer("wg0", expected[2].id).unwrap().as_ref(),
-            Some(&expected[2]),
+            store.snapshot("wg0").unwrap(),
+            Some(Snapshot {
+                tunnel: t2,
+                revision: second.revision,
+                peers: expected.clone()
+            }),
             "{engine}"
         );
-        assert!(
-            store.delete_peer("wg0", expected[0].id).unwrap(),
+        assert_eq!(
+            store.revision("wg0").unwrap(),
+            Some(second.revision),
             "{engine}"
         );
-        assert!(
-            !store.delete_peer("wg0", expected[0].id).unwrap(),
+        assert_eq!(
+            store.peer("wg0", expected[1].id).unwrap().as_ref(),
+            Some(&expected[1]),
             "{engine}"
         );
-        assert_eq!(store.peers("wg0").unwrap().len(), 3, "{engine}");
+        assert_eq!(store.peer("wg0", inserted[0].id).unwrap(), None, "{engine}");
+        assert_eq!(store.snapshot("nope").unwrap(), None, "{engine}");
     }
 }
 
 #[test]
-fn bulk_inserts_are_all_or_nothing_and_tunnels_take_their_peers() {
+fn changes_are_all_or_nothing_and_tunnels_take_their_peers() {
     for (engine, e) in engines() {
         let store = e.open().unwrap();
-        store.insert_tunnel(&tunnel("wg0")).unwrap();
+        store.insert_tunnel(&tunnel("wg0"), &[]).unwrap();
+        let before = store.snapshot("wg0").unwrap().unwrap();
         let first = peer("wg0", 0);
         let mut batch: Vec<PeerRecord> = (1..50).map(|n| peer("wg0", n)).collect();
         batch.push(first.clone());
@@ -191,23 +218,33 @@ fn bulk_inserts_are_all_or_nothing_and_tunnels_take_their_peers() {
             name: "same key".into(),
             ..first
         });
-        let error = store.insert_peers(&batch).unwrap_err();
+        let error = store
+            .change(&Change {
+                insert: batch.clone(),
+                settings: Some(TunnelRecord {
+                    mtu: 1300,
+                    ..before.tunnel.clone()
+                }),
+                ..Change::to(&before)
+            })
+            .unwrap_err();
         assert!(
             matches!(error, StoreError::Conflict(_)),
             "{engine}: {error}"
         );
-        assert!(
-            store.peers("wg0").unwrap().is_empty(),
-            "{engine}: half a bulk stored"
+        assert_eq!(
+            store.snapshot("wg0").unwrap().as_ref(),
+            Some(&before),
+            "{engine}: half a change stored"
         );
         assert!(
             matches!(
-                store.insert_tunnel(&tunnel("wg0")),
+                store.insert_tunnel(&tunnel("wg0"), &[]),
                 Err(StoreError::Conflict(_))
             ),
             "{engine}"
         );
-        store.insert_peers(&batch[..10]).unwrap();
+        add(&*store, "wg0", batch[..10].to_vec()).unwrap();
         assert!(store.delete_tunnel("wg0").unwrap(), "{engine}");
         assert!(
             store.peers("wg0").unwrap().is_empty(),
@@ -222,14 +259,80 @@ fn a_tunnel_that_stops_keeping_keys_has_none() {
     for (engine, e) in engines() {
         let store = e.open().unwrap();
         let mut t = tunnel("wg0");
-        store.insert_tunnel(&t).unwrap();
         store
-            .insert_peers(&(0..3).map(|n| peer("wg0", n)).collect::<Vec<_>>())
+            .insert_tunnel(&t, &(0..3).map(|n| peer("wg0", n)).collect::<Vec<_>>())
             .unwrap();
         t.keep_private_keys = false;
-        store.update_tunnel(&t).unwrap();
+        let now = store.snapshot("wg0").unwrap().unwrap();
+        store
+            .change(&Change {
+                settings: Some(t),
+                ..Change::to(&now)
+            })
+            .unwrap();
         let peers = e.open().unwrap().peers("wg0").unwrap();
         assert!(peers.iter().all(|p| p.private_key.is_none()), "{engine}");
+    }
+}
+
+/// Writers with connections of their own (gateways sharing the database) allocate
+/// addresses at the same moment, each the lowest one free in what it read: every
+/// allocation validated against a revision someone else moved is refused and made again,
+/// so all of them land and no address is given twice. A stale change never commits.
+#[test]
+fn concurrent_writers_never_both_commit_against_one_revision() {
+    const WRITERS: usize = 4;
+    const EACH: usize = 40;
+    for (engine, e) in engines() {
+        e.open().unwrap().insert_tunnel(&tunnel("wg0"), &[]).unwrap();
+        let stale = AtomicUsize::new(0);
+        std::thread::scope(|scope| {
+            for w in 0..WRITERS {
+                let store = e.open().unwrap();
+                let stale = &stale;
+                scope.spawn(move || {
+                    for i in 0..EACH {
+                        loop {
+                            let now = store.snapshot("wg0").unwrap().unwrap();
+                            let taken: Vec<u8> = now
+                                .peers
+                                .iter()
+                                .map(|p| match p.addresses[0].addr() {
+                                    std::net::IpAddr::V4(a) => a.octets()[3],
+                                    std::net::IpAddr::V6(_) => unreachable!(),
+                                })
+                                .collect();
+                            let free = (2..=254).find(|n| !taken.contains(n)).unwrap();
+                            let mut p = peer("wg0", 0);
+                            p.name = format!("w{w}-{i}");
+                            p.addresses = vec![format!("10.8.0.{free}/32").parse().unwrap()];
+                            p.routes.clear();
+                            match store.change(&Change {
+                                insert: vec![p],
+                                ..Change::to(&now)
+                            }) {
+                                Ok(_) => break,
+                                Err(StoreError::Stale(_)) => {
+                                    stale.fetch_add(1, Ordering::Relaxed);
+                                }
+                                Err(e) => panic!("{e}"),
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        let peers = e.open().unwrap().peers("wg0").unwrap();
+        let mut addresses: Vec<_> = peers.iter().map(|p| p.addresses[0]).collect();
+        addresses.sort();
+        addresses.dedup();
+        assert_eq!(peers.len(), WRITERS * EACH, "{engine}");
+        assert_eq!(addresses.len(), WRITERS * EACH, "{engine}: an address given twice");
+        eprintln!(
+            "{engine}: {} allocations, {} refused as stale and made again",
+            WRITERS * EACH,
+            stale.load(Ordering::Relaxed)
+        );
     }
 }
 

@@ -8,6 +8,7 @@
 use super::{Control, validate};
 use crate::error::ApiError;
 use crate::model::{PeerRecord, now};
+use crate::store::{Change, Snapshot};
 use std::collections::{HashMap, HashSet};
 use wiregate_core::PublicKey;
 
@@ -46,71 +47,66 @@ impl Control {
         file: Vec<PeerRecord>,
     ) -> Result<FileSync, ApiError> {
         let _guard = self.write_lock();
-        let record = self.tunnel_record(tunnel)?;
-        let stored = self.store.peers(tunnel)?;
-        let by_key: HashMap<PublicKey, &PeerRecord> =
-            stored.iter().map(|p| (p.public_key, p)).collect();
-        let mut added = Vec::new();
-        let mut updated = Vec::new();
-        for peer in &file {
-            match by_key.get(&peer.public_key) {
-                None => added.push(peer.clone()),
-                Some(have) if !have.tags.iter().any(|t| t == FILE_TAG) => {
-                    return Err(ApiError::conflict(
-                        "peer_exists",
-                        format!(
-                            "peer {} is in the configuration file and was also created through the API (id {}); remove one of them",
-                            peer.public_key, have.id
-                        ),
-                    ));
-                }
-                Some(have) if same(have, peer) => {}
-                Some(have) => updated.push(PeerRecord {
-                    addresses: peer.addresses.clone(),
-                    routes: peer.routes.clone(),
-                    preshared_key: peer.preshared_key.clone(),
-                    endpoint: peer.endpoint,
-                    persistent_keepalive: peer.persistent_keepalive,
-                    updated_at: now(),
-                    ..(*have).clone()
-                }),
-            }
-        }
-        let in_file: HashSet<PublicKey> = file.iter().map(|p| p.public_key).collect();
-        let removed: Vec<&PeerRecord> = stored
-            .iter()
-            .filter(|p| p.tags.iter().any(|t| t == FILE_TAG) && !in_file.contains(&p.public_key))
-            .collect();
-        let sync = FileSync {
-            added: added.len(),
-            updated: updated.len(),
-            removed: removed.len(),
-        };
-        if !sync.changed() {
-            return Ok(sync);
-        }
-        // The whole result is checked before anything is written.
-        let changed: HashMap<i64, &PeerRecord> = updated.iter().map(|p| (p.id, p)).collect();
-        let gone: HashSet<i64> = removed.iter().map(|p| p.id).collect();
-        let mut after: Vec<PeerRecord> = stored
-            .iter()
-            .filter(|p| !gone.contains(&p.id))
-            .map(|p| {
-                changed
-                    .get(&p.id)
-                    .map_or_else(|| p.clone(), |u| (*u).clone())
-            })
-            .collect();
-        after.extend(added.iter().cloned());
-        validate(&record, &after)?;
-        for peer in &removed {
-            self.store.delete_peer(tunnel, peer.id)?;
-        }
-        for peer in &updated {
-            self.store.update_peer(peer)?;
-        }
-        self.store.insert_peers(&added)?;
-        self.reconciler.tunnel(tunnel);
-        Ok(sync)
+        let mut sync = FileSync::default();
+        self.commit(tunnel, |current| {
+            let change = file_change(current, &file)?;
+            sync = FileSync {
+                added: change.insert.len(),
+                updated: change.update.len(),
+                removed: change.delete.len(),
+            };
+            Ok((change, ()))
+        })
+        .map(|_| sync)
     }
+}
+
+/// The change that makes the tunnel's file peers what `file` lists, checked whole.
+fn file_change(current: &Snapshot, file: &[PeerRecord]) -> Result<Change, ApiError> {
+    let by_key: HashMap<PublicKey, &PeerRecord> =
+        current.peers.iter().map(|p| (p.public_key, p)).collect();
+    let mut change = Change::to(current);
+    for peer in file {
+        match by_key.get(&peer.public_key) {
+            None => change.insert.push(peer.clone()),
+            Some(have) if !have.tags.iter().any(|t| t == FILE_TAG) => {
+                return Err(ApiError::conflict(
+                    "peer_exists",
+                    format!(
+                        "peer {} is in the configuration file and was also created through the API (id {}); remove one of them",
+                        peer.public_key, have.id
+                    ),
+                ));
+            }
+            Some(have) if same(have, peer) => {}
+            Some(have) => change.update.push(PeerRecord {
+                addresses: peer.addresses.clone(),
+                routes: peer.routes.clone(),
+                preshared_key: peer.preshared_key.clone(),
+                endpoint: peer.endpoint,
+                persistent_keepalive: peer.persistent_keepalive,
+                updated_at: now(),
+                ..(*have).clone()
+            }),
+        }
+    }
+    let in_file: HashSet<PublicKey> = file.iter().map(|p| p.public_key).collect();
+    change.delete = current
+        .peers
+        .iter()
+        .filter(|p| p.tags.iter().any(|t| t == FILE_TAG) && !in_file.contains(&p.public_key))
+        .map(|p| p.id)
+        .collect();
+    // The whole result is checked before anything is written.
+    let changed: HashMap<i64, &PeerRecord> = change.update.iter().map(|p| (p.id, p)).collect();
+    let gone: HashSet<i64> = change.delete.iter().copied().collect();
+    let mut after: Vec<PeerRecord> = current
+        .peers
+        .iter()
+        .filter(|p| !gone.contains(&p.id))
+        .map(|p| changed.get(&p.id).map_or_else(|| p.clone(), |u| (*u).clone()))
+        .collect();
+    after.extend(change.insert.iter().cloned());
+    validate(&current.tunnel, &after)?;
+    Ok(change)
 }

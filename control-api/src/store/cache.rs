@@ -1,44 +1,63 @@
-//! A write-through cache of each tunnel's peers in front of a store.
+//! A cache of each tunnel's peers in front of a store.
 //!
 //! Every change to a tunnel reads all its peers twice (to validate and allocate, and to
-//! reconcile); with thousands of peers, decoding them from SQLite each time dominated
-//! provisioning. The cache keeps them decoded. It is correct because every write goes
-//! through it, under the cache's lock: the store is written first, and the cached copy is
-//! changed, before anyone can look, only once the write is durable. The store remains the
-//! truth; a restart reloads from it.
+//! reconcile); with thousands of peers, decoding them from the database each time
+//! dominated provisioning. The cache keeps each tunnel's [`Snapshot`] decoded, tagged with
+//! its revision. A read asks the store only for the tunnel's revision (one small row) and
+//! reloads the peers only if it moved, so changes written by other gateways sharing the
+//! database are seen at the next read. A change written through the cache is applied to
+//! the cached copy when it committed on top of exactly that copy's revision. The store
+//! remains the truth.
 
-use super::{Result, Store};
+use super::{Change, Committed, Result, Revision, Snapshot, Store};
 use crate::model::{PeerRecord, TunnelRecord};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Mutex, MutexGuard};
 
 #[derive(Debug)]
 pub struct CachedStore<S> {
     inner: S,
-    /// Peers by tunnel, sorted by id; a tunnel is loaded the first time it is asked for.
-    peers: Mutex<HashMap<String, Vec<PeerRecord>>>,
+    /// By tunnel name; a tunnel is loaded the first time it is asked for.
+    snapshots: Mutex<HashMap<String, Snapshot>>,
+}
+
+/// `snapshot` after `change` (which committed on top of it, as `committed`).
+fn apply(snapshot: &mut Snapshot, change: &Change, committed: &Committed) {
+    if let Some(settings) = &change.settings {
+        snapshot.tunnel = settings.clone();
+        if !settings.keep_private_keys {
+            snapshot.peers.iter_mut().for_each(|p| p.private_key = None);
+        }
+    }
+    let gone: HashSet<i64> = change.delete.iter().copied().collect();
+    snapshot.peers.retain(|p| !gone.contains(&p.id));
+    for peer in &change.update {
+        if let Ok(at) = snapshot.peers.binary_search_by_key(&peer.id, |p| p.id) {
+            snapshot.peers[at] = PeerRecord {
+                // The store keeps these as they were.
+                public_key: snapshot.peers[at].public_key,
+                created_at: snapshot.peers[at].created_at,
+                ..peer.clone()
+            };
+        }
+    }
+    snapshot.peers.extend(committed.inserted.iter().cloned());
+    if !snapshot.peers.is_sorted_by_key(|p| p.id) {
+        snapshot.peers.sort_by_key(|p| p.id);
+    }
+    snapshot.revision = committed.revision;
 }
 
 impl<S: Store> CachedStore<S> {
     pub fn new(inner: S) -> Self {
         Self {
             inner,
-            peers: Mutex::new(HashMap::new()),
+            snapshots: Mutex::new(HashMap::new()),
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, HashMap<String, Vec<PeerRecord>>> {
-        self.peers.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Runs `f` on the tunnel's cached peers, loading them first if needed.
-    fn with_peers<T>(&self, tunnel: &str, f: impl FnOnce(&mut Vec<PeerRecord>) -> T) -> Result<T> {
-        let mut cache = self.lock();
-        if !cache.contains_key(tunnel) {
-            let loaded = self.inner.peers(tunnel)?;
-            cache.insert(tunnel.to_owned(), loaded);
-        }
-        Ok(f(cache.get_mut(tunnel).expect("just inserted")))
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, Snapshot>> {
+        self.snapshots.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -51,22 +70,39 @@ impl<S: Store> Store for CachedStore<S> {
         self.inner.tunnel(name)
     }
 
-    fn insert_tunnel(&self, tunnel: &TunnelRecord) -> Result<()> {
-        let mut cache = self.lock();
-        self.inner.insert_tunnel(tunnel)?;
-        cache.remove(&tunnel.name);
-        Ok(())
+    fn revision(&self, name: &str) -> Result<Option<Revision>> {
+        self.inner.revision(name)
     }
 
-    fn update_tunnel(&self, tunnel: &TunnelRecord) -> Result<()> {
+    fn snapshot(&self, name: &str) -> Result<Option<Snapshot>> {
         let mut cache = self.lock();
-        self.inner.update_tunnel(tunnel)?;
-        if !tunnel.keep_private_keys
-            && let Some(list) = cache.get_mut(&tunnel.name)
-        {
-            list.iter_mut().for_each(|p| p.private_key = None);
+        let Some(revision) = self.inner.revision(name)? else {
+            cache.remove(name);
+            return Ok(None);
+        };
+        if let Some(cached) = cache.get(name).filter(|s| s.revision == revision) {
+            return Ok(Some(cached.clone()));
         }
-        Ok(())
+        let fresh = self.inner.snapshot(name)?;
+        match &fresh {
+            Some(s) => cache.insert(name.to_owned(), s.clone()),
+            None => cache.remove(name),
+        };
+        Ok(fresh)
+    }
+
+    fn insert_tunnel(&self, tunnel: &TunnelRecord, peers: &[PeerRecord]) -> Result<Committed> {
+        let mut cache = self.lock();
+        let committed = self.inner.insert_tunnel(tunnel, peers)?;
+        cache.insert(
+            tunnel.name.clone(),
+            Snapshot {
+                tunnel: tunnel.clone(),
+                revision: committed.revision,
+                peers: committed.inserted.clone(),
+            },
+        );
+        Ok(committed)
     }
 
     fn delete_tunnel(&self, name: &str) -> Result<bool> {
@@ -76,55 +112,29 @@ impl<S: Store> Store for CachedStore<S> {
         Ok(deleted)
     }
 
-    fn peers(&self, tunnel: &str) -> Result<Vec<PeerRecord>> {
-        self.with_peers(tunnel, |peers| peers.clone())
+    fn change(&self, change: &Change) -> Result<Committed> {
+        let mut cache = self.lock();
+        let committed = self.inner.change(change);
+        match (&committed, cache.get_mut(&change.tunnel)) {
+            (Ok(committed), Some(cached)) if cached.revision == change.revision => {
+                apply(cached, change, committed);
+            }
+            _ => drop(cache.remove(&change.tunnel)),
+        }
+        committed
     }
 
     fn peer(&self, tunnel: &str, id: i64) -> Result<Option<PeerRecord>> {
-        self.with_peers(tunnel, |peers| {
-            peers
+        Ok(self.snapshot(tunnel)?.and_then(|s| {
+            s.peers
                 .binary_search_by_key(&id, |p| p.id)
                 .ok()
-                .map(|at| peers[at].clone())
-        })
-    }
-
-    fn insert_peers(&self, peers: &[PeerRecord]) -> Result<Vec<PeerRecord>> {
-        let mut cache = self.lock();
-        let inserted = self.inner.insert_peers(peers)?;
-        for peer in &inserted {
-            // Ids grow, so appending keeps each tunnel's list sorted.
-            if let Some(list) = cache.get_mut(&peer.tunnel) {
-                list.push(peer.clone());
-            }
-        }
-        Ok(inserted)
-    }
-
-    fn update_peer(&self, peer: &PeerRecord) -> Result<()> {
-        let mut cache = self.lock();
-        self.inner.update_peer(peer)?;
-        if let Some(list) = cache.get_mut(&peer.tunnel)
-            && let Ok(at) = list.binary_search_by_key(&peer.id, |p| p.id)
-        {
-            list[at] = peer.clone();
-        }
-        Ok(())
+                .map(|at| s.peers[at].clone())
+        }))
     }
 
     fn reachable(&self) -> Result<()> {
         self.inner.reachable()
-    }
-
-    fn delete_peer(&self, tunnel: &str, id: i64) -> Result<bool> {
-        let mut cache = self.lock();
-        let deleted = self.inner.delete_peer(tunnel, id)?;
-        if let Some(list) = cache.get_mut(tunnel)
-            && let Ok(at) = list.binary_search_by_key(&id, |p| p.id)
-        {
-            list.remove(at);
-        }
-        Ok(deleted)
     }
 }
 
@@ -135,58 +145,75 @@ mod tests {
     use crate::store::sqlite::tests::{peer, tunnel};
     use rand::{Rng, SeedableRng};
 
-    /// The cache answers exactly as the store alone would, whatever the sequence of writes.
+    /// One random change to the tunnel `name` as `store` has it now.
+    fn random_change(store: &dyn Store, name: &str, step: u32, rng: &mut impl Rng) -> Change {
+        let now = store.snapshot(name).unwrap().unwrap();
+        let mut change = Change::to(&now);
+        let ids: Vec<i64> = now.peers.iter().map(|p| p.id).collect();
+        match rng.gen_range(0..4) {
+            0 => change.insert.push(peer(name, (step % 250) as u8)),
+            1 if !ids.is_empty() => {
+                let mut p = now.peers[rng.gen_range(0..ids.len())].clone();
+                p.enabled = !p.enabled;
+                p.name = format!("renamed{step}");
+                change.update.push(p);
+            }
+            2 if !ids.is_empty() => change.delete.push(ids[rng.gen_range(0..ids.len())]),
+            3 => {
+                let mut settings = now.tunnel.clone();
+                settings.keep_private_keys = rng.gen_bool(0.5);
+                settings.mtu = 1280 + (step % 100) as u16;
+                change.settings = Some(settings);
+            }
+            _ => {}
+        }
+        change
+    }
+
+    /// Two caches over one database file (two gateways sharing a store) answer exactly as
+    /// the database alone, whichever of them wrote last; a write validated against an
+    /// older revision is refused whichever cache it goes through.
     #[test]
-    fn matches_the_store_it_caches() {
-        let plain = SqliteStore::in_memory().unwrap();
-        let cached = CachedStore::new(SqliteStore::in_memory().unwrap());
+    fn caches_sharing_a_store_agree_with_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("wiregate.db");
+        let plain = SqliteStore::open(&path).unwrap();
+        let caches = [
+            CachedStore::new(SqliteStore::open(&path).unwrap()),
+            CachedStore::new(SqliteStore::open(&path).unwrap()),
+        ];
         let mut rng = rand::rngs::StdRng::seed_from_u64(3);
-        for store in [&plain as &dyn Store, &cached] {
-            store.insert_tunnel(&tunnel("a")).unwrap();
-            store.insert_tunnel(&tunnel("b")).unwrap();
+        for name in ["a", "b"] {
+            let mut t = tunnel(name);
+            t.keep_private_keys = true;
+            caches[0].insert_tunnel(&t, &[]).unwrap();
         }
         for step in 0..400u32 {
             let name = if rng.gen_bool(0.5) { "a" } else { "b" };
-            let ids: Vec<i64> = plain.peers(name).unwrap().iter().map(|p| p.id).collect();
-            match rng.gen_range(0..4) {
-                0 => {
-                    let new = peer(name, (step % 250) as u8);
-                    let a = plain
-                        .insert_peers(std::slice::from_ref(&new))
-                        .map(|v| v[0].id)
-                        .ok();
-                    let b = cached.insert_peers(&[new]).map(|v| v[0].id).ok();
-                    assert_eq!(a, b);
-                }
-                1 if !ids.is_empty() => {
-                    let id = ids[rng.gen_range(0..ids.len())];
-                    let mut p = plain.peer(name, id).unwrap().unwrap();
-                    p.enabled = !p.enabled;
-                    p.name = format!("renamed{step}");
-                    plain.update_peer(&p).unwrap();
-                    cached.update_peer(&p).unwrap();
-                }
-                2 if !ids.is_empty() => {
-                    let id = ids[rng.gen_range(0..ids.len())];
+            let writer = &caches[rng.gen_range(0..2)];
+            let change = random_change(writer, name, step, &mut rng);
+            // Sometimes someone else commits first.
+            let stale = rng.gen_bool(0.1) && {
+                let other = random_change(&plain, name, step + 1000, &mut rng);
+                plain.change(&other).is_ok()
+            };
+            match writer.change(&change) {
+                Err(crate::store::StoreError::Stale(_)) => assert!(stale, "step {step}: refused"),
+                Err(e) => panic!("step {step}: {e}"),
+                Ok(_) => assert!(!stale, "step {step}: a stale change committed"),
+            }
+            if step % 97 == 0 {
+                assert!(caches[1].delete_tunnel(name).unwrap());
+                caches[0].insert_tunnel(&tunnel(name), &[]).unwrap();
+            }
+            for cache in &caches {
+                for name in ["a", "b"] {
                     assert_eq!(
-                        plain.delete_peer(name, id).unwrap(),
-                        cached.delete_peer(name, id).unwrap()
+                        plain.snapshot(name).unwrap(),
+                        cache.snapshot(name).unwrap(),
+                        "step {step}"
                     );
                 }
-                3 if step % 97 == 0 => {
-                    for store in [&plain as &dyn Store, &cached] {
-                        store.delete_tunnel(name).unwrap();
-                        store.insert_tunnel(&tunnel(name)).unwrap();
-                    }
-                }
-                _ => {}
-            }
-            for name in ["a", "b"] {
-                assert_eq!(
-                    plain.peers(name).unwrap(),
-                    cached.peers(name).unwrap(),
-                    "step {step}"
-                );
             }
         }
     }

@@ -5,6 +5,14 @@
 //! crash. The trait is synchronous and object-safe; its engines are
 //! [`sqlite::SqliteStore`], the embedded default, and [`postgres::PostgresStore`], for
 //! several gateways sharing one registry. Both encode records the same way (`rows.rs`).
+//!
+//! Several writers (gateways sharing PostgreSQL) may change one tunnel at once. Each
+//! tunnel carries a [`Revision`] that every commit to it replaces; a [`Change`] names the
+//! revision it was validated against and is refused as [`StoreError::Stale`] if another
+//! writer committed in between. The database itself decides (a conditional update of the
+//! tunnel's row, in the change's transaction), so two changes validated against the same
+//! peers (two nodes allocating the same address) never both commit: the loser reads
+//! again and validates again.
 
 pub mod cache;
 pub mod postgres;
@@ -17,6 +25,9 @@ use crate::model::{PeerRecord, TunnelRecord};
 pub enum StoreError {
     #[error("{0} already exists")]
     Conflict(String),
+    /// The tunnel changed (or went) since the revision a change was validated against.
+    #[error("tunnel {0:?} changed since it was read")]
+    Stale(String),
     #[error("store: {0}")]
     Backend(String),
     /// The store cannot be reached now (a database server down or unreachable); the same
@@ -29,24 +40,121 @@ pub enum StoreError {
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
+/// Which commit a tunnel and its peers are at: a fresh random value at every commit, so
+/// equal revisions mean equal contents (also across a tunnel deleted and made again, which
+/// a counter would repeat).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Revision(pub(crate) i64);
+
+impl Revision {
+    fn fresh() -> Self {
+        Self(rand::random())
+    }
+}
+
+/// A tunnel with all its peers (sorted by id), as of one revision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Snapshot {
+    pub tunnel: TunnelRecord,
+    pub revision: Revision,
+    pub peers: Vec<PeerRecord>,
+}
+
+/// One change to a tunnel and its peers, committed whole or not at all.
+#[derive(Debug, Clone)]
+pub struct Change {
+    pub tunnel: String,
+    /// The revision the change was validated against.
+    pub revision: Revision,
+    /// New settings for the tunnel (a tunnel that no longer keeps private keys loses its
+    /// peers' in the same commit).
+    pub settings: Option<TunnelRecord>,
+    /// Peers to delete, by id.
+    pub delete: Vec<i64>,
+    /// Peers to rewrite (found by id; their public key and creation time stay).
+    pub update: Vec<PeerRecord>,
+    /// Peers to add; their ids are assigned.
+    pub insert: Vec<PeerRecord>,
+}
+
+impl Change {
+    /// A change of nothing yet, to the tunnel at `revision`.
+    pub fn to(snapshot: &Snapshot) -> Self {
+        Self {
+            tunnel: snapshot.tunnel.name.clone(),
+            revision: snapshot.revision,
+            settings: None,
+            delete: Vec::new(),
+            update: Vec::new(),
+            insert: Vec::new(),
+        }
+    }
+}
+
+impl Change {
+    /// Whether it changes nothing.
+    pub fn is_empty(&self) -> bool {
+        self.settings.is_none()
+            && self.delete.is_empty()
+            && self.update.is_empty()
+            && self.insert.is_empty()
+    }
+
+    /// Refuses a change that carries another tunnel's records: it would change that tunnel
+    /// without its revision being checked.
+    pub(crate) fn check(&self) -> Result<()> {
+        if let Some(t) = self.settings.as_ref().filter(|t| t.name != self.tunnel) {
+            return Err(StoreError::Backend(format!(
+                "a change to tunnel {:?} carries the settings of tunnel {:?}",
+                self.tunnel, t.name
+            )));
+        }
+        Self::check_peers(&self.tunnel, self.update.iter().chain(&self.insert))
+    }
+
+    pub(crate) fn check_peers<'a>(
+        tunnel: &str,
+        mut peers: impl Iterator<Item = &'a PeerRecord>,
+    ) -> Result<()> {
+        match peers.find(|p| p.tunnel != tunnel) {
+            Some(p) => Err(StoreError::Backend(format!(
+                "a change to tunnel {tunnel:?} carries a peer of tunnel {:?}",
+                p.tunnel
+            ))),
+            None => Ok(()),
+        }
+    }
+}
+
+/// What a change committed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Committed {
+    /// The tunnel's revision now.
+    pub revision: Revision,
+    /// The inserted peers, with their ids.
+    pub inserted: Vec<PeerRecord>,
+}
+
 pub trait Store: Send + Sync + std::fmt::Debug {
     fn tunnels(&self) -> Result<Vec<TunnelRecord>>;
     fn tunnel(&self, name: &str) -> Result<Option<TunnelRecord>>;
-    fn insert_tunnel(&self, tunnel: &TunnelRecord) -> Result<()>;
-    /// Also forgets every peer's private key, in the same commit, when the tunnel does
-    /// not keep them.
-    fn update_tunnel(&self, tunnel: &TunnelRecord) -> Result<()>;
-    /// Deletes the tunnel and all its peers; false if there was none.
+    /// The tunnel's revision now (one small read).
+    fn revision(&self, name: &str) -> Result<Option<Revision>>;
+    /// The tunnel with all its peers, read in one transaction.
+    fn snapshot(&self, name: &str) -> Result<Option<Snapshot>>;
+    /// A new tunnel with its first peers (the configuration file's), in one commit;
+    /// `Conflict` if the name is taken.
+    fn insert_tunnel(&self, tunnel: &TunnelRecord, peers: &[PeerRecord]) -> Result<Committed>;
+    /// Deletes the tunnel and all its peers, whatever its revision; false if there was none.
     fn delete_tunnel(&self, name: &str) -> Result<bool>;
+    /// Commits `change` if its tunnel is still at `change.revision`, else `Stale`.
+    fn change(&self, change: &Change) -> Result<Committed>;
 
-    /// All peers of a tunnel, by id.
-    fn peers(&self, tunnel: &str) -> Result<Vec<PeerRecord>>;
+    /// All peers of a tunnel, by id (none for no tunnel).
+    fn peers(&self, tunnel: &str) -> Result<Vec<PeerRecord>> {
+        Ok(self.snapshot(tunnel)?.map(|s| s.peers).unwrap_or_default())
+    }
     fn peer(&self, tunnel: &str, id: i64) -> Result<Option<PeerRecord>>;
-    /// Inserts all of `peers` or none of them; their ids are assigned and returned.
-    fn insert_peers(&self, peers: &[PeerRecord]) -> Result<Vec<PeerRecord>>;
-    fn update_peer(&self, peer: &PeerRecord) -> Result<()>;
-    /// False if there was no such peer.
-    fn delete_peer(&self, tunnel: &str, id: i64) -> Result<bool>;
 
     /// Whether the store can be reached now (for `/v1/health`); an embedded one always can.
     fn reachable(&self) -> Result<()> {

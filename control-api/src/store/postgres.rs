@@ -13,15 +13,16 @@ use super::rows::{
     PEER_COLUMNS, Raw, TUNNEL_COLUMNS, Value, count, peer_from, peer_values, tunnel_from,
     tunnel_values,
 };
-use super::{Result, Store, StoreError};
+use super::{Change, Committed, Result, Revision, Snapshot, Store, StoreError};
 use crate::model::{PeerRecord, TunnelRecord};
 use postgres::types::{ToSql, Type};
-use postgres::{GenericClient, NoTls, Row};
+use postgres::{GenericClient, IsolationLevel, NoTls, Row};
 use r2d2_postgres::PostgresConnectionManager;
 
 /// Migration N takes the schema from version N to N + 1. Never edit one that shipped.
 /// Integers are BIGINT and everything else TEXT, as `rows.rs` encodes them.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE tunnels (
     name TEXT PRIMARY KEY,
     listen_port BIGINT NOT NULL,
@@ -57,7 +58,11 @@ CREATE TABLE peers (
     UNIQUE (tunnel, public_key)
 );
 CREATE INDEX peers_by_tunnel ON peers (tunnel, id);
-"#];
+"#,
+    r#"
+ALTER TABLE tunnels ADD COLUMN revision BIGINT NOT NULL DEFAULT 0;
+"#,
+];
 
 /// The advisory lock migrations take (any constant; "wiregate" in ASCII).
 const MIGRATION_LOCK: i64 = 0x7769_7265_6761_7465;
@@ -213,11 +218,8 @@ impl PostgresStore {
         tx.commit().map_err(backend)
     }
 
-    fn query(&self, sql: &str, values: &Raw) -> Result<Vec<Raw>> {
-        let rows = self
-            .client()?
-            .query(sql, &params(values))
-            .map_err(backend)?;
+    fn query(client: &mut impl GenericClient, sql: &str, values: &Raw) -> Result<Vec<Raw>> {
+        let rows = client.query(sql, &params(values)).map_err(backend)?;
         rows.iter().map(raw).collect()
     }
 
@@ -230,126 +232,204 @@ fn text(s: &str) -> Value {
     Value::Text(Some(s.to_owned()))
 }
 
+/// The channel every commit to a tunnel notifies, with the tunnel's name: what other
+/// gateways listen on to apply a change at once.
+pub(crate) const CHANGES: &str = "wiregate_changes";
+
+fn notify(tx: &mut impl GenericClient, tunnel: &str) -> Result<()> {
+    tx.execute("SELECT pg_notify($1, $2)", &[&CHANGES, &tunnel])
+        .map(drop)
+        .map_err(backend)
+}
+
+fn insert_peers(tx: &mut impl GenericClient, peers: &[PeerRecord]) -> Result<Vec<PeerRecord>> {
+    if peers.is_empty() {
+        return Ok(Vec::new());
+    }
+    // Every column but the id, which the sequence assigns.
+    let columns = PEER_COLUMNS.trim_start_matches("id, ");
+    let insert = tx
+        .prepare(&format!(
+            "INSERT INTO peers ({columns}) VALUES ({}) RETURNING id",
+            placeholders(count(columns))
+        ))
+        .map_err(backend)?;
+    peers
+        .iter()
+        .map(|p| {
+            let values = peer_values(p, None).split_off(1);
+            let row = tx.query_one(&insert, &params(&values)).map_err(backend)?;
+            Ok(PeerRecord {
+                id: row.get(0),
+                ..p.clone()
+            })
+        })
+        .collect()
+}
+
+fn read_tunnel(client: &mut impl GenericClient, name: &str) -> Result<Option<TunnelRecord>> {
+    let sql = format!("SELECT {TUNNEL_COLUMNS} FROM tunnels WHERE name = $1");
+    PostgresStore::query(client, &sql, &vec![text(name)])?
+        .into_iter()
+        .next()
+        .map(tunnel_from)
+        .transpose()
+}
+
+fn read_revision(client: &mut impl GenericClient, name: &str) -> Result<Option<Revision>> {
+    let row = client
+        .query_opt("SELECT revision FROM tunnels WHERE name = $1", &[&name])
+        .map_err(backend)?;
+    Ok(row.map(|r| Revision(r.get(0))))
+}
+
 impl Store for PostgresStore {
     fn tunnels(&self) -> Result<Vec<TunnelRecord>> {
         let sql = format!("SELECT {TUNNEL_COLUMNS} FROM tunnels ORDER BY name");
-        self.query(&sql, &vec![])?
+        Self::query(&mut *self.client()?, &sql, &vec![])?
             .into_iter()
             .map(tunnel_from)
             .collect()
     }
 
     fn tunnel(&self, name: &str) -> Result<Option<TunnelRecord>> {
-        let sql = format!("SELECT {TUNNEL_COLUMNS} FROM tunnels WHERE name = $1");
-        self.query(&sql, &vec![text(name)])?
+        read_tunnel(&mut *self.client()?, name)
+    }
+
+    fn revision(&self, name: &str) -> Result<Option<Revision>> {
+        read_revision(&mut *self.client()?, name)
+    }
+
+    fn snapshot(&self, name: &str) -> Result<Option<Snapshot>> {
+        let mut client = self.client()?;
+        // One view of the database for all three reads.
+        let mut tx = client
+            .build_transaction()
+            .isolation_level(IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .map_err(backend)?;
+        let (Some(tunnel), Some(revision)) =
+            (read_tunnel(&mut tx, name)?, read_revision(&mut tx, name)?)
+        else {
+            return Ok(None);
+        };
+        let sql = format!("SELECT {PEER_COLUMNS} FROM peers WHERE tunnel = $1 ORDER BY id");
+        let peers = Self::query(&mut tx, &sql, &vec![text(name)])?
             .into_iter()
-            .next()
-            .map(tunnel_from)
-            .transpose()
+            .map(peer_from)
+            .collect::<Result<_>>()?;
+        tx.commit().map_err(backend)?;
+        Ok(Some(Snapshot {
+            tunnel,
+            revision,
+            peers,
+        }))
     }
 
-    fn insert_tunnel(&self, t: &TunnelRecord) -> Result<()> {
-        let sql = format!(
-            "INSERT INTO tunnels ({TUNNEL_COLUMNS}) VALUES ({})",
-            placeholders(count(TUNNEL_COLUMNS))
-        );
-        Self::execute(&mut *self.client()?, &sql, &tunnel_values(t)).map(drop)
-    }
-
-    fn update_tunnel(&self, t: &TunnelRecord) -> Result<()> {
+    fn insert_tunnel(&self, t: &TunnelRecord, peers: &[PeerRecord]) -> Result<Committed> {
+        Change::check_peers(&t.name, peers.iter())?;
         let mut client = self.client()?;
         let mut tx = client.transaction().map_err(backend)?;
-        let (sql, values) = update(
-            "tunnels",
-            TUNNEL_COLUMNS,
-            tunnel_values(t),
-            &["name"],
-            &["created_at"],
+        let revision = Revision::fresh();
+        let mut values = tunnel_values(t);
+        values.push(Value::Int(Some(revision.0)));
+        let sql = format!(
+            "INSERT INTO tunnels ({TUNNEL_COLUMNS}, revision) VALUES ({})",
+            placeholders(values.len())
         );
         Self::execute(&mut tx, &sql, &values)?;
-        // A tunnel that keeps no private keys has none, as of the same commit.
-        if !t.keep_private_keys {
-            Self::execute(
-                &mut tx,
-                "UPDATE peers SET private_key = NULL WHERE tunnel = $1 AND private_key IS NOT NULL",
-                &vec![text(&t.name)],
-            )?;
-        }
-        tx.commit().map_err(backend)
+        let inserted = insert_peers(&mut tx, peers)?;
+        notify(&mut tx, &t.name)?;
+        tx.commit().map_err(backend)?;
+        Ok(Committed { revision, inserted })
     }
 
     fn delete_tunnel(&self, name: &str) -> Result<bool> {
+        let mut client = self.client()?;
+        let mut tx = client.transaction().map_err(backend)?;
         let n = Self::execute(
-            &mut *self.client()?,
+            &mut tx,
             "DELETE FROM tunnels WHERE name = $1",
             &vec![text(name)],
         )?;
+        notify(&mut tx, name)?;
+        tx.commit().map_err(backend)?;
         Ok(n > 0)
     }
 
-    fn peers(&self, tunnel: &str) -> Result<Vec<PeerRecord>> {
-        let sql = format!("SELECT {PEER_COLUMNS} FROM peers WHERE tunnel = $1 ORDER BY id");
-        self.query(&sql, &vec![text(tunnel)])?
-            .into_iter()
-            .map(peer_from)
-            .collect()
+    fn change(&self, c: &Change) -> Result<Committed> {
+        c.check()?;
+        let mut client = self.client()?;
+        let mut tx = client.transaction().map_err(backend)?;
+        let revision = Revision::fresh();
+        // First, so that the tunnel's row is locked for the rest: a writer that validated
+        // against the same revision waits here, then finds it gone and is refused.
+        let claimed = tx
+            .execute(
+                "UPDATE tunnels SET revision = $1 WHERE name = $2 AND revision = $3",
+                &[&revision.0, &c.tunnel, &c.revision.0],
+            )
+            .map_err(backend)?;
+        if claimed == 0 {
+            return Err(StoreError::Stale(c.tunnel.clone()));
+        }
+        if let Some(t) = &c.settings {
+            let (sql, values) = update(
+                "tunnels",
+                TUNNEL_COLUMNS,
+                tunnel_values(t),
+                &["name"],
+                &["created_at"],
+            );
+            Self::execute(&mut tx, &sql, &values)?;
+            // A tunnel that keeps no private keys has none, as of the same commit.
+            if !t.keep_private_keys {
+                Self::execute(
+                    &mut tx,
+                    "UPDATE peers SET private_key = NULL WHERE tunnel = $1 AND private_key IS NOT NULL",
+                    &vec![text(&t.name)],
+                )?;
+            }
+        }
+        if !c.delete.is_empty() {
+            tx.execute(
+                "DELETE FROM peers WHERE tunnel = $1 AND id = ANY($2)",
+                &[&c.tunnel, &c.delete],
+            )
+            .map_err(backend)?;
+        }
+        for p in &c.update {
+            let (sql, values) = update(
+                "peers",
+                PEER_COLUMNS,
+                peer_values(p, Some(p.id)),
+                &["id", "tunnel"],
+                &["public_key", "created_at"],
+            );
+            Self::execute(&mut tx, &sql, &values)?;
+        }
+        let inserted = insert_peers(&mut tx, &c.insert)?;
+        notify(&mut tx, &c.tunnel)?;
+        tx.commit().map_err(backend)?;
+        Ok(Committed { revision, inserted })
     }
 
     fn peer(&self, tunnel: &str, id: i64) -> Result<Option<PeerRecord>> {
         let sql = format!("SELECT {PEER_COLUMNS} FROM peers WHERE tunnel = $1 AND id = $2");
-        self.query(&sql, &vec![text(tunnel), Value::Int(Some(id))])?
-            .into_iter()
-            .next()
-            .map(peer_from)
-            .transpose()
-    }
-
-    fn insert_peers(&self, peers: &[PeerRecord]) -> Result<Vec<PeerRecord>> {
-        let mut client = self.client()?;
-        let mut tx = client.transaction().map_err(backend)?;
-        // Every column but the id, which the sequence assigns.
-        let columns = PEER_COLUMNS.trim_start_matches("id, ");
-        let insert = tx
-            .prepare(&format!(
-                "INSERT INTO peers ({columns}) VALUES ({}) RETURNING id",
-                placeholders(count(columns))
-            ))
-            .map_err(backend)?;
-        let mut inserted = Vec::with_capacity(peers.len());
-        for p in peers {
-            let values = peer_values(p, None).split_off(1);
-            let row = tx.query_one(&insert, &params(&values)).map_err(backend)?;
-            inserted.push(PeerRecord {
-                id: row.get(0),
-                ..p.clone()
-            });
-        }
-        tx.commit().map_err(backend)?;
-        Ok(inserted)
-    }
-
-    fn update_peer(&self, p: &PeerRecord) -> Result<()> {
-        let (sql, values) = update(
-            "peers",
-            PEER_COLUMNS,
-            peer_values(p, Some(p.id)),
-            &["id", "tunnel"],
-            &["public_key", "created_at"],
-        );
-        Self::execute(&mut *self.client()?, &sql, &values).map(drop)
+        Self::query(
+            &mut *self.client()?,
+            &sql,
+            &vec![text(tunnel), Value::Int(Some(id))],
+        )?
+        .into_iter()
+        .next()
+        .map(peer_from)
+        .transpose()
     }
 
     fn reachable(&self) -> Result<()> {
         self.client()?.simple_query("SELECT 1").map_err(backend)?;
         Ok(())
-    }
-
-    fn delete_peer(&self, tunnel: &str, id: i64) -> Result<bool> {
-        let n = Self::execute(
-            &mut *self.client()?,
-            "DELETE FROM peers WHERE tunnel = $1 AND id = $2",
-            &vec![text(tunnel), Value::Int(Some(id))],
-        )?;
-        Ok(n > 0)
     }
 }

@@ -7,7 +7,7 @@
 use super::rows::{
     PEER_COLUMNS, Raw, TUNNEL_COLUMNS, Value, peer_from, peer_values, tunnel_from, tunnel_values,
 };
-use super::{Result, Store, StoreError};
+use super::{Change, Committed, Result, Revision, Snapshot, Store, StoreError};
 use crate::model::{PeerRecord, TunnelRecord};
 use rusqlite::{Connection, OptionalExtension, Row};
 use std::path::Path;
@@ -55,6 +55,9 @@ ALTER TABLE tunnels ADD COLUMN fwmark INTEGER NOT NULL DEFAULT 0;
 "#,
     r#"
 ALTER TABLE tunnels ADD COLUMN routable TEXT NOT NULL DEFAULT '[]';
+"#,
+    r#"
+ALTER TABLE tunnels ADD COLUMN revision INTEGER NOT NULL DEFAULT 0;
 "#,
 ];
 
@@ -191,6 +194,60 @@ fn params(values: Raw) -> rusqlite::ParamsFromIter<Vec<rusqlite::types::Value>> 
     )
 }
 
+/// The tunnel's settings columns as set by an UPDATE: the same parameters as the insert;
+/// created_at (?11) never changes.
+const UPDATE_TUNNEL: &str = "UPDATE tunnels SET listen_port = ?2, private_key = ?3, addresses = ?4, mtu = ?5, pools = ?6, \
+     public_endpoint = ?7, dns = ?8, keep_private_keys = ?9, backend = ?10, updated_at = ?12, fwmark = ?13, \
+     routable = ?14 WHERE name = ?1";
+
+/// A peer rewritten: the same parameters as the insert; public_key (?5) and created_at
+/// (?14) never change.
+const UPDATE_PEER: &str = "UPDATE peers SET name = ?3, tags = ?4, preshared_key = ?6, private_key = ?7, addresses = ?8, \
+     routes = ?9, endpoint = ?10, persistent_keepalive = ?11, enabled = ?12, expires_at = ?13, \
+     updated_at = ?15 WHERE id = ?1 AND tunnel = ?2";
+
+fn insert_peers(tx: &rusqlite::Transaction<'_>, peers: &[PeerRecord]) -> Result<Vec<PeerRecord>> {
+    let mut stmt = tx
+        .prepare_cached(&format!(
+            "INSERT INTO peers ({PEER_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
+        ))
+        .map_err(backend)?;
+    peers
+        .iter()
+        .map(|p| {
+            stmt.execute(params(peer_values(p, None)))
+                .map_err(backend)?;
+            Ok(PeerRecord {
+                id: tx.last_insert_rowid(),
+                ..p.clone()
+            })
+        })
+        .collect()
+}
+
+fn read_tunnel(conn: &Connection, name: &str) -> Result<Option<TunnelRecord>> {
+    let row = conn
+        .query_row(
+            &format!("SELECT {TUNNEL_COLUMNS} FROM tunnels WHERE name = ?1"),
+            [name],
+            raw,
+        )
+        .optional()
+        .map_err(backend)?;
+    row.map(tunnel_from).transpose()
+}
+
+fn read_revision(conn: &Connection, name: &str) -> Result<Option<Revision>> {
+    conn.query_row(
+        "SELECT revision FROM tunnels WHERE name = ?1",
+        [name],
+        |r| r.get(0),
+    )
+    .optional()
+    .map(|r| r.map(Revision))
+    .map_err(backend)
+}
+
 impl Store for SqliteStore {
     fn tunnels(&self) -> Result<Vec<TunnelRecord>> {
         let conn = self.conn();
@@ -204,59 +261,53 @@ impl Store for SqliteStore {
     }
 
     fn tunnel(&self, name: &str) -> Result<Option<TunnelRecord>> {
-        let conn = self.conn();
-        let row = conn
-            .query_row(
-                &format!("SELECT {TUNNEL_COLUMNS} FROM tunnels WHERE name = ?1"),
-                [name],
-                raw,
-            )
-            .optional()
-            .map_err(backend)?;
-        row.map(tunnel_from).transpose()
+        read_tunnel(&self.conn(), name)
     }
 
-    fn insert_tunnel(&self, t: &TunnelRecord) -> Result<()> {
-        let sql = format!(
-            "INSERT INTO tunnels ({TUNNEL_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
-        );
-        self.conn()
-            .execute(&sql, params(tunnel_values(t)))
-            .map_err(backend)?;
-        Ok(())
+    fn revision(&self, name: &str) -> Result<Option<Revision>> {
+        read_revision(&self.conn(), name)
     }
 
-    fn update_tunnel(&self, t: &TunnelRecord) -> Result<()> {
+    fn snapshot(&self, name: &str) -> Result<Option<Snapshot>> {
         let mut conn = self.conn();
         let tx = conn.transaction().map_err(backend)?;
-        // The same parameters as the insert; created_at (?11) is never changed.
+        let (Some(tunnel), Some(revision)) = (read_tunnel(&tx, name)?, read_revision(&tx, name)?)
+        else {
+            return Ok(None);
+        };
+        let mut stmt = tx
+            .prepare_cached(&format!(
+                "SELECT {PEER_COLUMNS} FROM peers WHERE tunnel = ?1 ORDER BY id"
+            ))
+            .map_err(backend)?;
+        let rows = stmt.query_map([name], raw).map_err(backend)?;
+        let peers = rows
+            .map(|r| peer_from(r.map_err(backend)?))
+            .collect::<Result<_>>()?;
+        Ok(Some(Snapshot {
+            tunnel,
+            revision,
+            peers,
+        }))
+    }
+
+    fn insert_tunnel(&self, t: &TunnelRecord, peers: &[PeerRecord]) -> Result<Committed> {
+        Change::check_peers(&t.name, peers.iter())?;
+        let mut conn = self.conn();
+        let tx = conn.transaction().map_err(backend)?;
+        let revision = Revision::fresh();
+        let mut values = tunnel_values(t);
+        values.push(Value::Int(Some(revision.0)));
         tx.execute(
-            "UPDATE tunnels SET listen_port = ?2, private_key = ?3, addresses = ?4, mtu = ?5, pools = ?6, \
-             public_endpoint = ?7, dns = ?8, keep_private_keys = ?9, backend = ?10, updated_at = ?12, fwmark = ?13, \
-             routable = ?14 \
-             WHERE name = ?1",
-            params(tunnel_values(t)),
+            &format!(
+                "INSERT INTO tunnels ({TUNNEL_COLUMNS}, revision) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
+            ),
+            params(values),
         )
         .map_err(backend)?;
-        // A tunnel that keeps no private keys has none: those kept before are forgotten in
-        // the same commit.
-        let forgotten = if t.keep_private_keys {
-            0
-        } else {
-            tx.execute(
-                "UPDATE peers SET private_key = NULL WHERE tunnel = ?1 AND private_key IS NOT NULL",
-                [&t.name],
-            )
-            .map_err(backend)?
-        };
+        let inserted = insert_peers(&tx, peers)?;
         tx.commit().map_err(backend)?;
-        if forgotten > 0 {
-            // secure_delete zeroed the old values in the database's pages; the pages'
-            // earlier images in the write-ahead log go with a truncating checkpoint.
-            conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
-                .map_err(backend)?;
-        }
-        Ok(())
+        Ok(Committed { revision, inserted })
     }
 
     fn delete_tunnel(&self, name: &str) -> Result<bool> {
@@ -267,15 +318,55 @@ impl Store for SqliteStore {
         Ok(n > 0)
     }
 
-    fn peers(&self, tunnel: &str) -> Result<Vec<PeerRecord>> {
-        let conn = self.conn();
-        let mut stmt = conn
-            .prepare(&format!(
-                "SELECT {PEER_COLUMNS} FROM peers WHERE tunnel = ?1 ORDER BY id"
-            ))
+    fn change(&self, c: &Change) -> Result<Committed> {
+        c.check()?;
+        let mut conn = self.conn();
+        let tx = conn.transaction().map_err(backend)?;
+        let revision = Revision::fresh();
+        let claimed = tx
+            .execute(
+                "UPDATE tunnels SET revision = ?1 WHERE name = ?2 AND revision = ?3",
+                rusqlite::params![revision.0, c.tunnel, c.revision.0],
+            )
             .map_err(backend)?;
-        let rows = stmt.query_map([tunnel], raw).map_err(backend)?;
-        rows.map(|r| peer_from(r.map_err(backend)?)).collect()
+        if claimed == 0 {
+            return Err(StoreError::Stale(c.tunnel.clone()));
+        }
+        let mut forgotten = 0;
+        if let Some(t) = &c.settings {
+            tx.execute(UPDATE_TUNNEL, params(tunnel_values(t)))
+                .map_err(backend)?;
+            // A tunnel that keeps no private keys has none: those kept before are
+            // forgotten in the same commit.
+            if !t.keep_private_keys {
+                forgotten = tx
+                    .execute(
+                        "UPDATE peers SET private_key = NULL WHERE tunnel = ?1 AND private_key IS NOT NULL",
+                        [&t.name],
+                    )
+                    .map_err(backend)?;
+            }
+        }
+        for id in &c.delete {
+            tx.execute(
+                "DELETE FROM peers WHERE tunnel = ?1 AND id = ?2",
+                rusqlite::params![c.tunnel, id],
+            )
+            .map_err(backend)?;
+        }
+        for p in &c.update {
+            tx.execute(UPDATE_PEER, params(peer_values(p, Some(p.id))))
+                .map_err(backend)?;
+        }
+        let inserted = insert_peers(&tx, &c.insert)?;
+        tx.commit().map_err(backend)?;
+        if forgotten > 0 {
+            // secure_delete zeroed the old values in the database's pages; the pages'
+            // earlier images in the write-ahead log go with a truncating checkpoint.
+            conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+                .map_err(backend)?;
+        }
+        Ok(Committed { revision, inserted })
     }
 
     fn peer(&self, tunnel: &str, id: i64) -> Result<Option<PeerRecord>> {
@@ -289,53 +380,6 @@ impl Store for SqliteStore {
             .optional()
             .map_err(backend)?;
         row.map(peer_from).transpose()
-    }
-
-    fn insert_peers(&self, peers: &[PeerRecord]) -> Result<Vec<PeerRecord>> {
-        let mut conn = self.conn();
-        let tx = conn.transaction().map_err(backend)?;
-        let mut inserted = Vec::with_capacity(peers.len());
-        {
-            let mut stmt = tx
-                .prepare(&format!(
-                    "INSERT INTO peers ({PEER_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
-                ))
-                .map_err(backend)?;
-            for p in peers {
-                stmt.execute(params(peer_values(p, None)))
-                    .map_err(backend)?;
-                inserted.push(PeerRecord {
-                    id: tx.last_insert_rowid(),
-                    ..p.clone()
-                });
-            }
-        }
-        tx.commit().map_err(backend)?;
-        Ok(inserted)
-    }
-
-    fn update_peer(&self, p: &PeerRecord) -> Result<()> {
-        // The same parameters as the insert; public_key (?5) and created_at (?14) never change.
-        self.conn()
-            .execute(
-                "UPDATE peers SET name = ?3, tags = ?4, preshared_key = ?6, private_key = ?7, addresses = ?8, \
-                 routes = ?9, endpoint = ?10, persistent_keepalive = ?11, enabled = ?12, expires_at = ?13, \
-                 updated_at = ?15 WHERE id = ?1 AND tunnel = ?2",
-                params(peer_values(p, Some(p.id))),
-            )
-            .map_err(backend)?;
-        Ok(())
-    }
-
-    fn delete_peer(&self, tunnel: &str, id: i64) -> Result<bool> {
-        let n = self
-            .conn()
-            .execute(
-                "DELETE FROM peers WHERE tunnel = ?1 AND id = ?2",
-                rusqlite::params![tunnel, id],
-            )
-            .map_err(backend)?;
-        Ok(n > 0)
     }
 }
 
@@ -384,18 +428,30 @@ pub(crate) mod tests {
         }
     }
 
+    /// The tunnel `tunnel(name)` with no peers, stored.
+    pub(crate) fn stored(store: &dyn Store, name: &str) -> Snapshot {
+        store.insert_tunnel(&tunnel(name), &[]).unwrap();
+        store.snapshot(name).unwrap().unwrap()
+    }
+
+    /// `peers` added to the tunnel as it is now.
+    pub(crate) fn add(store: &dyn Store, name: &str, peers: Vec<PeerRecord>) -> Result<Committed> {
+        let now = store.snapshot(name)?.expect("a stored tunnel");
+        store.change(&Change {
+            insert: peers,
+            ..Change::to(&now)
+        })
+    }
+
     #[test]
     fn round_trips_and_survives_reopening() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("wiregate.db");
         let t = tunnel("wg0");
-        let stored = {
-            let store = SqliteStore::open(&path).unwrap();
-            store.insert_tunnel(&t).unwrap();
-            store
-                .insert_peers(&[peer("wg0", 2), peer("wg0", 3)])
-                .unwrap()
-        };
+        let committed = SqliteStore::open(&path)
+            .unwrap()
+            .insert_tunnel(&t, &[peer("wg0", 2), peer("wg0", 3)])
+            .unwrap();
         let store = SqliteStore::open(&path).unwrap();
         #[cfg(unix)]
         {
@@ -405,29 +461,54 @@ pub(crate) mod tests {
                 0o600
             );
         }
-        assert_eq!(store.tunnel("wg0").unwrap().unwrap(), t);
-        assert_eq!(store.peers("wg0").unwrap(), stored);
+        let stored = committed.inserted;
+        assert_eq!(
+            store.snapshot("wg0").unwrap().unwrap(),
+            Snapshot {
+                tunnel: t,
+                revision: committed.revision,
+                peers: stored.clone()
+            }
+        );
         assert_eq!(store.peer("wg0", stored[1].id).unwrap().unwrap(), stored[1]);
     }
 
     #[test]
     fn bulk_insert_is_all_or_nothing_and_keys_are_unique_per_tunnel() {
         let store = SqliteStore::in_memory().unwrap();
-        store.insert_tunnel(&tunnel("wg0")).unwrap();
+        let before = stored(&store, "wg0");
         let a = peer("wg0", 2);
         let mut dup = peer("wg0", 3);
         dup.public_key = a.public_key;
-        let err = store.insert_peers(&[a.clone(), dup]).unwrap_err();
+        let err = add(&store, "wg0", vec![a.clone(), dup]).unwrap_err();
         assert!(matches!(err, StoreError::Conflict(_)), "{err}");
-        assert!(store.peers("wg0").unwrap().is_empty());
-        store.insert_peers(&[a]).unwrap();
+        assert_eq!(store.snapshot("wg0").unwrap().unwrap(), before);
+        add(&store, "wg0", vec![a]).unwrap();
+    }
+
+    #[test]
+    fn a_change_validated_against_an_older_revision_is_refused() {
+        let store = SqliteStore::in_memory().unwrap();
+        let before = stored(&store, "wg0");
+        add(&store, "wg0", vec![peer("wg0", 2)]).unwrap();
+        let late = Change {
+            insert: vec![peer("wg0", 3)],
+            ..Change::to(&before)
+        };
+        assert!(matches!(store.change(&late), Err(StoreError::Stale(_))));
+        assert_eq!(store.peers("wg0").unwrap().len(), 1);
+        let other = Change {
+            insert: vec![peer("wg1", 3)],
+            ..Change::to(&store.snapshot("wg0").unwrap().unwrap())
+        };
+        assert!(matches!(store.change(&other), Err(StoreError::Backend(_))));
     }
 
     #[test]
     fn deleting_a_tunnel_deletes_its_peers() {
         let store = SqliteStore::in_memory().unwrap();
-        store.insert_tunnel(&tunnel("wg0")).unwrap();
-        store.insert_peers(&[peer("wg0", 2)]).unwrap();
+        stored(&store, "wg0");
+        add(&store, "wg0", vec![peer("wg0", 2)]).unwrap();
         assert!(store.delete_tunnel("wg0").unwrap());
         assert!(store.peers("wg0").unwrap().is_empty());
         assert!(!store.delete_tunnel("wg0").unwrap());

@@ -48,11 +48,9 @@ impl Stop {
     }
 }
 
-/// Admin tokens: the file's, else `WIREGATE_API_TOKEN`, else the token file in the state
-/// directory (generated on first start, mode 0600).
-/// The store the configuration names: SQLite in the state directory (behind a cache: this
-/// process is its only writer), or PostgreSQL, shared with other gateways (no cache: they
-/// write too).
+/// The store the configuration names: SQLite in the state directory, or PostgreSQL,
+/// shared with other gateways; either behind a cache of decoded peers that rereads a
+/// tunnel whenever its revision moved (another gateway wrote).
 fn open_store(config: &Config) -> Result<Arc<dyn Store>, String> {
     match &config.store {
         StoreConfig::Sqlite => {
@@ -64,11 +62,13 @@ fn open_store(config: &Config) -> Result<Arc<dyn Store>, String> {
         StoreConfig::Postgres(url) => {
             let store = PostgresStore::open(url).map_err(|e| format!("[store] url: {e}"))?;
             tracing::info!("store: PostgreSQL");
-            Ok(Arc::new(store))
+            Ok(Arc::new(CachedStore::new(store)))
         }
     }
 }
 
+/// Admin tokens: the file's, else `WIREGATE_API_TOKEN`, else the token file in the state
+/// directory (generated on first start, mode 0600).
 pub(crate) fn admin_tokens(config: &Config) -> Result<Vec<String>, String> {
     if !config.api.tokens.is_empty() {
         return Ok(config.api.tokens.clone());
