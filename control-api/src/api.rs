@@ -137,6 +137,13 @@ async fn health(State(s): State<AppState>) -> Json<Health> {
     })
 }
 
+#[utoipa::path(get, path = "/v1/nodes", tag = "nodes",
+    responses((status = 200, body = NodeList), (status = 401, body = Problem), (status = 503, body = Problem)))]
+async fn list_nodes(State(s): State<AppState>) -> Result<Json<NodeList>, ApiError> {
+    let items = blocking(&s, |c| c.nodes()).await?;
+    Ok(Json(NodeList { items }))
+}
+
 #[utoipa::path(get, path = "/v1/tunnels", tag = "tunnels",
     responses((status = 200, body = TunnelList), (status = 401, body = Problem)))]
 async fn list_tunnels(State(s): State<AppState>) -> Result<Json<TunnelList>, ApiError> {
@@ -323,10 +330,10 @@ impl utoipa::Modify for BearerAuth {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "wiregate", description = "Provision and manage WireGuard tunnels and peers."),
-    paths(health, list_tunnels, create_tunnel, get_tunnel, update_tunnel, delete_tunnel,
+    paths(health, list_nodes, list_tunnels, create_tunnel, get_tunnel, update_tunnel, delete_tunnel,
           list_peers, create_peer, create_peers, get_peer, update_peer, delete_peer, peer_config,
           peer_config_svg, peer_config_png),
-    components(schemas(Problem, Health, TunnelList, PeerPage, CreatedPeers, BulkPeers)),
+    components(schemas(Problem, Health, NodeList, TunnelList, PeerPage, CreatedPeers, BulkPeers)),
     modifiers(&BearerAuth),
     security(("bearer" = []))
 )]
@@ -372,6 +379,7 @@ async fn not_found() -> ApiError {
 pub fn router(state: AppState) -> Router {
     let protected = Router::new()
         .route("/v1/openapi.json", get(openapi_json))
+        .route("/v1/nodes", get(list_nodes))
         .route("/v1/tunnels", get(list_tunnels).post(create_tunnel))
         .route(
             "/v1/tunnels/{tunnel}",

@@ -1,8 +1,10 @@
 //! The operations behind the API: validate, allocate, write the store, reconcile.
 //!
-//! Every change is checked in full before the store is touched, written in one store call
-//! (so it is all-or-nothing and durable when the call returns), and then reconciled to
-//! the backend. Changes are serialised by one lock, so address allocation never races.
+//! Every change reads the tunnel (a snapshot at one revision), is checked in full against
+//! it, written in one store call that commits only if the tunnel is still at that
+//! revision (so it is all-or-nothing, durable when the call returns, and never built on a
+//! view another gateway changed meanwhile: it is planned again), and then reconciled to
+//! the backend. Within this process changes also take one lock, so they rarely race.
 //! All methods block: the API calls them on the blocking pool.
 
 use crate::error::ApiError;
@@ -100,13 +102,30 @@ impl Control {
     }
 
     /// Reads the tunnel, lets `plan` check and build a change from what it read, commits
-    /// it and reconciles. When another writer (another gateway on the same database)
-    /// committed to the tunnel in between, the change is refused by the store: the tunnel
-    /// is read again and `plan` runs again on what it holds now.
+    /// it and reconciles, taking turns with the other gateways sharing the store. When
+    /// another writer committed to the tunnel in between all the same, the change is
+    /// refused by the store: the tunnel is read again and `plan` runs again on what it
+    /// holds now.
     fn commit<T>(
         &self,
         tunnel: &str,
         mut plan: impl FnMut(&Snapshot) -> Result<(Change, T), ApiError>,
+    ) -> Result<(Committed, T), ApiError> {
+        let mut outcome = None;
+        self.store.exclusively(tunnel, &mut || {
+            outcome = Some(self.plan_and_commit(tunnel, &mut plan));
+        })?;
+        let outcome = outcome.expect("exclusively runs its work");
+        if outcome.is_ok() {
+            self.reconciler.tunnel(tunnel);
+        }
+        outcome
+    }
+
+    fn plan_and_commit<T>(
+        &self,
+        tunnel: &str,
+        plan: &mut impl FnMut(&Snapshot) -> Result<(Change, T), ApiError>,
     ) -> Result<(Committed, T), ApiError> {
         let mut attempts = 0;
         loop {
@@ -120,10 +139,7 @@ impl Control {
                 return Ok((unchanged, planned));
             }
             match self.store.change(&change) {
-                Ok(committed) => {
-                    self.reconciler.tunnel(tunnel);
-                    return Ok((committed, planned));
-                }
+                Ok(committed) => return Ok((committed, planned)),
                 Err(StoreError::Stale(_)) if attempts < STALE_RETRIES => attempts += 1,
                 Err(e) => return Err(e.into()),
             }
@@ -171,6 +187,11 @@ impl Control {
     /// Whether the store can be reached now.
     pub fn store_reachable(&self) -> Result<(), crate::store::StoreError> {
         self.store.reachable()
+    }
+
+    /// Every gateway sharing the store, this one included.
+    pub fn nodes(&self) -> Result<Vec<Node>, ApiError> {
+        Ok(self.store.nodes()?.into_iter().map(Node::new).collect())
     }
 
     pub fn tunnels(&self) -> Result<Vec<Tunnel>, ApiError> {
@@ -320,8 +341,13 @@ impl Control {
         record.updated_at = now();
         // The store forgets the peers' private keys with this commit if they are no
         // longer kept; the answer says how many went.
-        let forgotten = (patch.keep_private_keys == Some(false))
-            .then(|| current.peers.iter().filter(|p| p.private_key.is_some()).count());
+        let forgotten = (patch.keep_private_keys == Some(false)).then(|| {
+            current
+                .peers
+                .iter()
+                .filter(|p| p.private_key.is_some())
+                .count()
+        });
         Ok((record, forgotten))
     }
 
@@ -475,9 +501,7 @@ impl Control {
         validate(&tunnel, &peers)?;
         match self.store.insert_tunnel(&tunnel, &peers) {
             // Another gateway imported it first: the store has it, as it should.
-            Err(StoreError::Conflict(_)) if self.store.tunnel(&tunnel.name)?.is_some() => {
-                Ok(false)
-            }
+            Err(StoreError::Conflict(_)) if self.store.tunnel(&tunnel.name)?.is_some() => Ok(false),
             Err(e) => Err(e.into()),
             Ok(_) => Ok(true),
         }

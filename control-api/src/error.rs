@@ -81,7 +81,9 @@ impl From<crate::store::StoreError> for ApiError {
             crate::store::StoreError::Conflict(detail) => Self::conflict("conflict", detail),
             crate::store::StoreError::Stale(tunnel) => Self::conflict(
                 "concurrent_change",
-                format!("tunnel {tunnel:?} kept changing under this request (other writers committed first); nothing was changed by it; try again"),
+                format!(
+                    "tunnel {tunnel:?} kept changing under this request (other writers committed first); nothing was changed by it; try again"
+                ),
             ),
             crate::store::StoreError::Unavailable(detail) => {
                 tracing::warn!(error = %detail, "the store cannot be reached");

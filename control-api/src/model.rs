@@ -104,3 +104,20 @@ impl TunnelRecord {
         }
     }
 }
+
+/// A gateway process sharing the store (a node of the fleet), as it last reported.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeRecord {
+    pub name: String,
+    pub version: String,
+    pub started_at: Timestamp,
+    /// When it last reported, by the store's clock (the store sets it).
+    pub last_seen: Timestamp,
+    /// Seconds since then, by the store's clock (the store sets it when read), so that
+    /// the nodes' own clocks never matter.
+    pub seen_ago: i64,
+    /// It stopped cleanly, and said so.
+    pub stopped: bool,
+    /// The tunnels it serves.
+    pub serving: Vec<String>,
+}

@@ -10,7 +10,7 @@
 
 use crate::metrics::ReconcileMetrics;
 use crate::model::now;
-use crate::store::{Snapshot, Store};
+use crate::store::{Revision, Snapshot, Store};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 use wiregate_core::{Backend, BackendFactory, DataPlaneStats, TunnelConfig, TunnelState};
@@ -21,6 +21,8 @@ enum Slot {
     Running {
         backend: Arc<dyn Backend>,
         applied: TunnelConfig,
+        /// The store's revision `applied` came from.
+        revision: Revision,
     },
     Failed(String),
 }
@@ -116,6 +118,14 @@ impl Reconciler {
         }
     }
 
+    /// The revision the tunnel's running backend was last given.
+    fn applied_revision(&self, name: &str) -> Option<Revision> {
+        match self.slots().get(name)? {
+            Slot::Running { revision, .. } => Some(*revision),
+            Slot::Failed(_) => None,
+        }
+    }
+
     /// Takes the tunnel's slot out; what it held (an interface) goes when the caller drops
     /// it, with no lock held.
     fn take(&self, name: &str) -> Option<Slot> {
@@ -158,7 +168,7 @@ impl Reconciler {
         let Some(Snapshot {
             tunnel: record,
             peers,
-            ..
+            revision,
         }) = snapshot
         else {
             if self.take(name).is_some() {
@@ -183,9 +193,15 @@ impl Reconciler {
             drop(backend);
             drop(self.take(name));
         }
+        // A change announced by the store after this gateway applied it already (its own,
+        // or one a pass picked up first) needs nothing; periodic passes look anyway (for
+        // expiry and drift).
+        if !periodic && self.applied_revision(name) == Some(revision) {
+            return;
+        }
         let was_failed = match self.seen(name) {
             Some(Seen::Running(backend)) => {
-                return self.apply(name, backend.as_ref(), desired, periodic);
+                return self.apply(name, backend.as_ref(), (desired, revision), periodic);
             }
             Some(Seen::Failed(_)) => true,
             None => false,
@@ -203,6 +219,7 @@ impl Reconciler {
                 Slot::Running {
                     backend: Arc::from(backend),
                     applied: desired,
+                    revision,
                 }
             }
             Err(e) => {
@@ -218,7 +235,13 @@ impl Reconciler {
 
     /// Applies `desired` to a running tunnel's backend, with no lock but the pass's held
     /// (drift is looked for first on periodic passes).
-    fn apply(&self, name: &str, backend: &dyn Backend, desired: TunnelConfig, periodic: bool) {
+    fn apply(
+        &self,
+        name: &str,
+        backend: &dyn Backend,
+        (desired, from): (TunnelConfig, Revision),
+        periodic: bool,
+    ) {
         if periodic {
             let applied = match self.slots().get(name) {
                 Some(Slot::Running { applied, .. }) => Some(applied.clone()),
@@ -240,8 +263,12 @@ impl Reconciler {
         }
         match backend.apply(&desired) {
             Ok(()) => {
-                if let Some(Slot::Running { applied, .. }) = self.slots().get_mut(name) {
+                if let Some(Slot::Running {
+                    applied, revision, ..
+                }) = self.slots().get_mut(name)
+                {
                     *applied = desired;
+                    *revision = from;
                 }
             }
             Err(e) => {
@@ -258,6 +285,18 @@ impl Reconciler {
             Seen::Running(backend) => Some(backend.state().map_err(|e| e.to_string())),
             Seen::Failed(reason) => Some(Err(reason)),
         }
+    }
+
+    /// The tunnels running here, by name.
+    pub fn serving(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .slots()
+            .iter()
+            .filter(|(_, slot)| matches!(slot, Slot::Running { .. }))
+            .map(|(name, _)| name.clone())
+            .collect();
+        names.sort();
+        names
     }
 
     /// Every tunnel the store holds, as its backend reports it now (for metrics).

@@ -274,3 +274,35 @@ pub struct PeerQuery {
     pub tag: Option<String>,
     pub enabled: Option<bool>,
 }
+
+/// A gateway sharing the store (a node of the fleet).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Node {
+    pub name: String,
+    pub version: String,
+    /// When its process started (Unix seconds).
+    pub started_at: Timestamp,
+    /// When it last reported (Unix seconds, by the database's clock); it reports every 2 s.
+    pub last_seen: Timestamp,
+    pub state: crate::nodes::NodeState,
+    /// The tunnels it serves.
+    pub tunnels: Vec<String>,
+}
+
+impl Node {
+    pub fn new(record: crate::model::NodeRecord) -> Self {
+        Node {
+            state: crate::nodes::NodeState::of(&record),
+            name: record.name,
+            version: record.version,
+            started_at: record.started_at,
+            last_seen: record.last_seen,
+            tunnels: record.serving,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NodeList {
+    pub items: Vec<Node>,
+}

@@ -8,7 +8,7 @@
 #![cfg(target_os = "linux")]
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use wiregate_control::model::{PeerRecord, TunnelRecord, now};
+use wiregate_control::model::{NodeRecord, PeerRecord, TunnelRecord, now};
 use wiregate_control::store::postgres::PostgresStore;
 use wiregate_control::store::sqlite::SqliteStore;
 use wiregate_control::store::{Change, Committed, Snapshot, Store, StoreError};
@@ -284,7 +284,10 @@ fn concurrent_writers_never_both_commit_against_one_revision() {
     const WRITERS: usize = 4;
     const EACH: usize = 40;
     for (engine, e) in engines() {
-        e.open().unwrap().insert_tunnel(&tunnel("wg0"), &[]).unwrap();
+        e.open()
+            .unwrap()
+            .insert_tunnel(&tunnel("wg0"), &[])
+            .unwrap();
         let stale = AtomicUsize::new(0);
         std::thread::scope(|scope| {
             for w in 0..WRITERS {
@@ -327,12 +330,55 @@ fn concurrent_writers_never_both_commit_against_one_revision() {
         addresses.sort();
         addresses.dedup();
         assert_eq!(peers.len(), WRITERS * EACH, "{engine}");
-        assert_eq!(addresses.len(), WRITERS * EACH, "{engine}: an address given twice");
+        assert_eq!(
+            addresses.len(),
+            WRITERS * EACH,
+            "{engine}: an address given twice"
+        );
         eprintln!(
             "{engine}: {} allocations, {} refused as stale and made again",
             WRITERS * EACH,
             stale.load(Ordering::Relaxed)
         );
+    }
+}
+
+/// Nodes report by the store's clock; a report replaces the last; a node that says it
+/// stopped is listed as such.
+#[test]
+fn nodes_report_and_are_listed() {
+    for (engine, e) in engines() {
+        let store = e.open().unwrap();
+        let mut node = NodeRecord {
+            name: "gw-b".into(),
+            version: "1.2.3".into(),
+            started_at: now() - 5,
+            last_seen: 0,
+            seen_ago: 0,
+            stopped: false,
+            serving: vec!["wg0".into()],
+        };
+        store.heartbeat(&node).unwrap();
+        store
+            .heartbeat(&NodeRecord {
+                name: "gw-a".into(),
+                ..node.clone()
+            })
+            .unwrap();
+        node.serving = vec!["wg0".into(), "wg1".into()];
+        node.stopped = true;
+        store.heartbeat(&node).unwrap();
+        let nodes = e.open().unwrap().nodes().unwrap();
+        assert_eq!(nodes.len(), 2, "{engine}: {nodes:?}");
+        assert_eq!(nodes[0].name, "gw-a", "{engine}");
+        let b = &nodes[1];
+        assert_eq!(
+            (&b.version, b.started_at, b.stopped, &b.serving),
+            (&node.version, node.started_at, true, &node.serving),
+            "{engine}"
+        );
+        assert!((now() - b.last_seen).abs() <= 2, "{engine}: {b:?}");
+        assert!((0..=2).contains(&b.seen_ago), "{engine}: {b:?}");
     }
 }
 

@@ -306,6 +306,16 @@ timeseries("API mean latency by route", "Mean latency of each route (sum / count
                    f"/ sum by (method, route) (rate(wiregate_api_request_duration_seconds_count{{{FN}}}[{RI}]))",
                    "{{method}} {{route}}")], w=12, unit="s")
 
+row("Fleet")
+timeseries("Change fan-out",
+           "From a change committed through any gateway sharing the store to its tunnel "
+           "applied on this one, from the histogram (PostgreSQL stores only). Over a second "
+           "means announcements are late or lost; the periodic pass still applies changes.",
+           targets((f"histogram_quantile(0.5, sum by (instance, le) (rate(wiregate_store_fanout_seconds_bucket{{{FN}}}[{RI}])))",
+                    "{{instance}} p50"),
+                   (f"histogram_quantile(0.99, sum by (instance, le) (rate(wiregate_store_fanout_seconds_bucket{{{FN}}}[{RI}])))",
+                    "{{instance}} p99")), w=24, unit="s")
+
 # --- Process --------------------------------------------------------------------------
 row("Process")
 # process_* names are every exporter's: `and on (instance) wiregate_build_info` keeps

@@ -96,6 +96,12 @@ pub struct GatewayConfig {
     pub extra_tokens: Vec<String>,
     /// `[store] url`; `None`: SQLite in the state directory.
     pub store_url: Option<String>,
+    /// `[node] name`; `None`: the host name.
+    pub node_name: Option<String>,
+    /// A /run/wireguard of its own (a tmpfs in the process's mount namespace), as in a
+    /// container: several gateways on this host may then serve tunnels of one name (a
+    /// fleet). `wg` and `wiregate stats` reach it through its namespaces.
+    pub private_run: bool,
     pub tunnels: Vec<TunnelSpec>,
 }
 
@@ -139,6 +145,9 @@ impl GatewayConfig {
         }
         if let Some(url) = &self.store_url {
             writeln!(t, "\n[store]\nurl = {}", quote(url)).unwrap();
+        }
+        if let Some(name) = &self.node_name {
+            writeln!(t, "\n[node]\nname = {}", quote(name)).unwrap();
         }
         for tunnel in &self.tunnels {
             writeln!(t, "\n[[tunnel]]").unwrap();
@@ -201,6 +210,8 @@ fn list(items: &[String]) -> String {
 #[derive(Debug)]
 pub struct Gateway {
     ns_name: String,
+    /// Its /run/wireguard is its own (`GatewayConfig::private_run`).
+    private_run: bool,
     tunnels: Vec<String>,
     /// Those of `tunnels` on the linux-kernel backend.
     kernel_tunnels: Vec<String>,
@@ -227,8 +238,21 @@ impl Gateway {
         let config_path = dir.path().join("wiregate.toml");
         fs::write(&config_path, config.to_toml()).expect("writing config");
         let stderr = fs::File::create(dir.path().join("stderr.log")).expect("stderr log");
-        let child = ns
-            .command(&[bin().to_str().expect("utf-8 path"), "serve", "--config"])
+        let bin = bin();
+        let serve = [bin.to_str().expect("utf-8 path"), "serve", "--config"];
+        // `ip netns exec` gives the process a mount namespace of its own already: a tmpfs
+        // mounted there is seen by it alone.
+        let private = [
+            "sh",
+            "-c",
+            "mkdir -p /run/wireguard && mount -t tmpfs wiregate-run /run/wireguard && exec \"$0\" \"$@\"",
+        ];
+        let mut command = if config.private_run {
+            ns.command(&[&private[..], &serve[..]].concat())
+        } else {
+            ns.command(&serve)
+        };
+        let child = command
             .arg(&config_path)
             .args(args)
             .env("RUST_BACKTRACE", "1")
@@ -240,6 +264,7 @@ impl Gateway {
             .expect("starting wiregate serve");
         Gateway {
             ns_name: ns.name().to_owned(),
+            private_run: config.private_run,
             tunnels: config.tunnels.iter().map(|t| t.name.clone()).collect(),
             kernel_tunnels: config
                 .tunnels
@@ -260,13 +285,14 @@ impl Gateway {
                     panic!("wiregate serve exited with {status} before {tunnel} was ready");
                 }
                 // A kernel tunnel has no UAPI socket: `wg show` reads it over netlink.
-                let answers = (kernel.contains(&tunnel) || socket_path(&tunnel).exists())
-                    && cmd::exec(
-                        &mut self.wg_command(&["show", &tunnel]),
-                        None,
-                        Duration::from_secs(3),
-                    )
-                    .is_ok_and(|o| o.success());
+                let answers =
+                    (kernel.contains(&tunnel) || self.private_run || socket_path(&tunnel).exists())
+                        && cmd::exec(
+                            &mut self.wg_command(&["show", &tunnel]),
+                            None,
+                            Duration::from_secs(3),
+                        )
+                        .is_ok_and(|o| o.success());
                 answers.then_some(())
             });
             assert!(
@@ -299,6 +325,42 @@ impl Gateway {
     /// `api` without a body, `None` while the API does not answer yet.
     pub fn try_api(&self, listen: Option<&str>, method: &str, path: &str) -> Option<(u16, String)> {
         self.call_api(listen, method, path, None, cmd::TIMEOUT).ok()
+    }
+
+    /// POSTs each of `bodies` to `path`, one after another on one connection (one curl
+    /// for them all: a process per request would measure process starts); returns each
+    /// answer's status.
+    pub fn post_many(&self, path: &str, bodies: &[String]) -> Vec<u16> {
+        let url = format!("http://127.0.0.1:8080{path}");
+        let mut config = String::new();
+        for (i, body) in bodies.iter().enumerate() {
+            if i > 0 {
+                config.push_str("next\n");
+            }
+            let body = body.replace('\\', "\\\\").replace('"', "\\\"");
+            writeln!(
+                config,
+                "url = \"{url}\"\nrequest = \"POST\"\nheader = \"Authorization: Bearer {API_TOKEN}\"\n\
+                 header = \"Content-Type: application/json\"\ndata-binary = \"{body}\"\n\
+                 output = \"/dev/null\"\nwrite-out = \"%{{http_code}}\\n\""
+            )
+            .unwrap();
+        }
+        let file = self
+            .dir
+            .path()
+            .join(format!("requests-{}.curl", bodies.len()));
+        let file = tempfile::NamedTempFile::new_in(self.dir.path())
+            .map(|f| f.into_temp_path())
+            .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        fs::write(&file, config).expect("writing the requests");
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", &self.ns_name, "curl", "-sS", "-K"])
+            .arg(&*file);
+        let out = cmd::run_cmd(&mut cmd, None, Duration::from_secs(600));
+        out.lines()
+            .map(|line| line.trim().parse().unwrap_or(0))
+            .collect()
     }
 
     /// The status of a GET of `path` presenting `token`.
@@ -445,8 +507,23 @@ impl Gateway {
         fs::read_to_string(self.dir.path().join("stderr.log")).unwrap_or_default()
     }
 
+    /// `args` run where the gateway runs: its network namespace (and its mount namespace,
+    /// for a private /run/wireguard).
+    fn command_in(&self, args: &[&str]) -> Command {
+        if let (true, Some(child)) = (self.private_run, &self.child) {
+            let pid = child.id().to_string();
+            let mut cmd = Command::new("nsenter");
+            cmd.args(["-t", &pid, "-m", "-n"]).args(args);
+            cmd
+        } else {
+            let mut cmd = Command::new("ip");
+            cmd.args(["netns", "exec", &self.ns_name]).args(args);
+            cmd
+        }
+    }
+
     fn wg_command(&self, args: &[&str]) -> Command {
-        cmd::wg_in(&self.ns_name, args)
+        self.command_in(&[&["wg"], args].concat())
     }
 
     /// `wg <args>` in the gateway's namespace; panics on failure.
@@ -487,11 +564,8 @@ impl Gateway {
     }
 
     fn stats_command(&self, tunnel: &str) -> Command {
-        let mut cmd = Command::new("ip");
-        cmd.args(["netns", "exec", &self.ns_name])
-            .arg(bin())
-            .args(["stats", tunnel]);
-        cmd
+        let bin = bin();
+        self.command_in(&[bin.to_str().expect("utf-8 path"), "stats", tunnel])
     }
 
     /// `wiregate stats <tunnel>`, parsed.
@@ -553,8 +627,10 @@ impl Drop for Gateway {
                 let _ = child.wait();
             }
         }
-        for tunnel in &self.tunnels {
-            let _ = fs::remove_file(socket_path(tunnel));
+        if !self.private_run {
+            for tunnel in &self.tunnels {
+                let _ = fs::remove_file(socket_path(tunnel));
+            }
         }
     }
 }
@@ -594,6 +670,8 @@ fn config_renders_as_toml() {
         env: Vec::new(),
         extra_tokens: Vec::new(),
         store_url: None,
+        node_name: None,
+        private_run: false,
         tunnels: vec![tunnel],
     };
     let expected = r#"state_dir = "/tmp/s"

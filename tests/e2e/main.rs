@@ -17,6 +17,7 @@
 // The harness, one concern per module.
 mod agreement;
 mod cmd;
+mod database;
 mod gateway;
 mod iperf;
 mod names;
@@ -34,6 +35,7 @@ mod api_provisioning;
 mod backend_switch;
 mod bad_config;
 mod cli;
+mod fleet;
 mod hub;
 mod integrity;
 mod kernel_api;

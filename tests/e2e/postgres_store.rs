@@ -3,6 +3,7 @@
 //! gateway (a new process, a new state directory: the database is the truth), and no
 //! SQLite file is made.
 
+use crate::database::fresh_database;
 use crate::gateway::{Gateway, GatewayConfig, TunnelSpec};
 use crate::names::unique;
 use crate::netns::Netns;
@@ -11,20 +12,6 @@ use crate::topo::{GW_PORT, Site, SiteSpec};
 use crate::wg::Keypair;
 use serde_json::json;
 use std::time::Duration;
-
-/// A fresh database in the cluster tests/run started, as connection settings.
-fn fresh_database() -> String {
-    let cluster = std::env::var("WIREGATE_TEST_POSTGRES").expect(
-        "WIREGATE_TEST_POSTGRES is not set: run the tests with tests/run, which starts a PostgreSQL cluster",
-    );
-    let name = unique("wge2e").replace('-', "_");
-    let mut client = postgres::Client::connect(&cluster, postgres::NoTls)
-        .unwrap_or_else(|e| panic!("the test cluster ({cluster}): {e}"));
-    client
-        .batch_execute(&format!("CREATE DATABASE {name}"))
-        .unwrap();
-    format!("{cluster} dbname={name}")
-}
 
 #[test]
 fn a_gateway_on_postgresql_keeps_its_peers_across_a_restart() {

@@ -104,7 +104,11 @@ fn file_change(current: &Snapshot, file: &[PeerRecord]) -> Result<Change, ApiErr
         .peers
         .iter()
         .filter(|p| !gone.contains(&p.id))
-        .map(|p| changed.get(&p.id).map_or_else(|| p.clone(), |u| (*u).clone()))
+        .map(|p| {
+            changed
+                .get(&p.id)
+                .map_or_else(|| p.clone(), |u| (*u).clone())
+        })
         .collect();
     after.extend(change.insert.iter().cloned());
     validate(&current.tunnel, &after)?;

@@ -54,7 +54,6 @@ fn check_tags(before: &[String], after: &[String]) -> Result<(), ApiError> {
     }
 }
 
-
 /// The records for `new` in the tunnel as `current` holds it, with addresses allocated
 /// from its pools, and each peer's server-made private key (from `keypairs`, in order),
 /// which the answer shows once. Every request is checked; the first bad one names itself.
@@ -68,7 +67,10 @@ pub(super) fn new_peers(
     let mut allocator = Allocator::new(
         &record.pools,
         &record.addresses,
-        current.peers.iter().flat_map(|p| p.addresses.iter().copied()),
+        current
+            .peers
+            .iter()
+            .flat_map(|p| p.addresses.iter().copied()),
     );
     let mut keypairs = keypairs.iter();
     let mut records = Vec::with_capacity(new.len());

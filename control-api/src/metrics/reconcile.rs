@@ -1,12 +1,14 @@
 //! The reconcile loop's counters.
 
-use prometheus::{IntCounter, IntCounterVec, Opts, Registry};
+use prometheus::{Histogram, HistogramOpts, IntCounter, IntCounterVec, Opts, Registry};
 
 #[derive(Debug, Clone)]
 pub struct ReconcileMetrics {
     pub passes: IntCounter,
     pub failures: IntCounterVec,
     pub drift_repaired: IntCounterVec,
+    /// From a commit on any gateway sharing the store to its tunnel applied here.
+    pub fanout: Histogram,
 }
 
 impl Default for ReconcileMetrics {
@@ -28,6 +30,16 @@ impl Default for ReconcileMetrics {
                 "wiregate_reconcile_drift_repaired_total",
                 "Passes that found the data plane drifted from what was applied, and repaired it.",
             ),
+            fanout: Histogram::with_opts(
+                HistogramOpts::new(
+                    "wiregate_store_fanout_seconds",
+                    "From a change committed by any gateway sharing the store to the tunnel applied on this one (announced changes, PostgreSQL only).",
+                )
+                .buckets(vec![
+                    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+                ]),
+            )
+            .expect("valid metric"),
         }
     }
 }
@@ -48,6 +60,7 @@ impl ReconcileMetrics {
     pub fn register(&self, registry: &Registry) -> prometheus::Result<()> {
         registry.register(Box::new(self.passes.clone()))?;
         registry.register(Box::new(self.failures.clone()))?;
+        registry.register(Box::new(self.fanout.clone()))?;
         registry.register(Box::new(self.drift_repaired.clone()))
     }
 }

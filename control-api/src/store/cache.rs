@@ -9,8 +9,8 @@
 //! the cached copy when it committed on top of exactly that copy's revision. The store
 //! remains the truth.
 
-use super::{Change, Committed, Result, Revision, Snapshot, Store};
-use crate::model::{PeerRecord, TunnelRecord};
+use super::{Change, Committed, OnAnnounced, Result, Revision, Snapshot, Store, Watch};
+use crate::model::{NodeRecord, PeerRecord, TunnelRecord};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Mutex, MutexGuard};
 
@@ -124,6 +124,10 @@ impl<S: Store> Store for CachedStore<S> {
         committed
     }
 
+    fn exclusively(&self, tunnel: &str, f: &mut dyn FnMut()) -> Result<()> {
+        self.inner.exclusively(tunnel, f)
+    }
+
     fn peer(&self, tunnel: &str, id: i64) -> Result<Option<PeerRecord>> {
         Ok(self.snapshot(tunnel)?.and_then(|s| {
             s.peers
@@ -133,8 +137,20 @@ impl<S: Store> Store for CachedStore<S> {
         }))
     }
 
+    fn heartbeat(&self, node: &NodeRecord) -> Result<()> {
+        self.inner.heartbeat(node)
+    }
+
+    fn nodes(&self) -> Result<Vec<NodeRecord>> {
+        self.inner.nodes()
+    }
+
     fn reachable(&self) -> Result<()> {
         self.inner.reachable()
+    }
+
+    fn watch(&self, on: OnAnnounced) -> Result<Option<Watch>> {
+        self.inner.watch(on)
     }
 }
 

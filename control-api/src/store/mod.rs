@@ -16,10 +16,14 @@
 
 pub mod cache;
 pub mod postgres;
+mod postgres_watch;
 mod rows;
 pub mod sqlite;
 
-use crate::model::{PeerRecord, TunnelRecord};
+use crate::model::{NodeRecord, PeerRecord, TunnelRecord};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::SystemTime;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -39,6 +43,10 @@ pub enum StoreError {
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// Nodes silent this long (seconds; a day) are no longer listed: a fleet whose nodes get
+/// new names (containers) does not grow without end.
+pub const FORGET_NODES_AFTER: i64 = 86_400;
 
 /// Which commit a tunnel and its peers are at: a fresh random value at every commit, so
 /// equal revisions mean equal contents (also across a tunnel deleted and made again, which
@@ -135,6 +143,36 @@ pub struct Committed {
     pub inserted: Vec<PeerRecord>,
 }
 
+/// What a shared store announces to the gateways watching it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Announced {
+    /// The tunnel changed (or was made, or deleted): committed at `at`, by the writer's
+    /// clock.
+    Tunnel { name: String, at: SystemTime },
+    /// Announcements may have been missed (the watch was not connected for a while):
+    /// anything may have changed.
+    Anything,
+}
+
+/// A store being watched; dropping it stops the watch.
+#[derive(Debug)]
+pub struct Watch {
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Called with each announcement, on the watch's own thread.
+pub type OnAnnounced = Box<dyn Fn(Announced) + Send>;
+
 pub trait Store: Send + Sync + std::fmt::Debug {
     fn tunnels(&self) -> Result<Vec<TunnelRecord>>;
     fn tunnel(&self, name: &str) -> Result<Option<TunnelRecord>>;
@@ -149,6 +187,17 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     fn delete_tunnel(&self, name: &str) -> Result<bool>;
     /// Commits `change` if its tunnel is still at `change.revision`, else `Stale`.
     fn change(&self, change: &Change) -> Result<Committed>;
+    /// Runs `f` (which reads the tunnel, plans a change and commits it) while no other
+    /// process sharing the store runs one for the same tunnel. Without it, a writer whose
+    /// read is slow (a large tunnel) could be overtaken again and again by one whose
+    /// commits are quick, and never land; with it, writers take turns in the database's
+    /// queue. The revision check stays the guarantee (a lock dies with its connection).
+    /// A store no other process writes needs no lock (this default).
+    fn exclusively(&self, tunnel: &str, f: &mut dyn FnMut()) -> Result<()> {
+        let _ = tunnel;
+        f();
+        Ok(())
+    }
 
     /// All peers of a tunnel, by id (none for no tunnel).
     fn peers(&self, tunnel: &str) -> Result<Vec<PeerRecord>> {
@@ -156,8 +205,22 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     }
     fn peer(&self, tunnel: &str, id: i64) -> Result<Option<PeerRecord>>;
 
+    /// Records that `node` is alive now, by the store's clock, as it describes itself; nodes
+    /// not seen for [`FORGET_NODES_AFTER`] seconds are forgotten.
+    fn heartbeat(&self, node: &NodeRecord) -> Result<()>;
+    /// Every node that reported, by name.
+    fn nodes(&self) -> Result<Vec<NodeRecord>>;
+
     /// Whether the store can be reached now (for `/v1/health`); an embedded one always can.
     fn reachable(&self) -> Result<()> {
         Ok(())
+    }
+
+    /// Calls `on` with every change any writer commits, from now until the [`Watch`] is
+    /// dropped; `None` for a store no other process writes (SQLite), whose changes are
+    /// all this process's own.
+    fn watch(&self, on: OnAnnounced) -> Result<Option<Watch>> {
+        drop(on);
+        Ok(None)
     }
 }

@@ -9,12 +9,16 @@
 //! replaces a broken connection on its next use, so a database that went away and came
 //! back needs no restart.
 
+use super::postgres_watch::{self, notify};
 use super::rows::{
-    PEER_COLUMNS, Raw, TUNNEL_COLUMNS, Value, count, peer_from, peer_values, tunnel_from,
-    tunnel_values,
+    NODE_COLUMNS, PEER_COLUMNS, Raw, TUNNEL_COLUMNS, Value, count, node_from, node_values,
+    peer_from, peer_values, tunnel_from, tunnel_values,
 };
-use super::{Change, Committed, Result, Revision, Snapshot, Store, StoreError};
-use crate::model::{PeerRecord, TunnelRecord};
+use super::{
+    Change, Committed, FORGET_NODES_AFTER, OnAnnounced, Result, Revision, Snapshot, Store,
+    StoreError, Watch,
+};
+use crate::model::{NodeRecord, PeerRecord, TunnelRecord};
 use postgres::types::{ToSql, Type};
 use postgres::{GenericClient, IsolationLevel, NoTls, Row};
 use r2d2_postgres::PostgresConnectionManager;
@@ -62,15 +66,33 @@ CREATE INDEX peers_by_tunnel ON peers (tunnel, id);
     r#"
 ALTER TABLE tunnels ADD COLUMN revision BIGINT NOT NULL DEFAULT 0;
 "#,
+    r#"
+CREATE TABLE nodes (
+    name TEXT PRIMARY KEY,
+    version TEXT NOT NULL,
+    started_at BIGINT NOT NULL,
+    stopped BIGINT NOT NULL,
+    serving TEXT NOT NULL,
+    last_seen BIGINT NOT NULL
+);
+"#,
 ];
+
+/// The database's clock, in seconds since the epoch: the one clock all nodes share.
+const CLOCK: &str = "CAST(EXTRACT(EPOCH FROM now()) AS BIGINT)";
 
 /// The advisory lock migrations take (any constant; "wiregate" in ASCII).
 const MIGRATION_LOCK: i64 = 0x7769_7265_6761_7465;
+/// The first key of the two-key advisory locks of tunnels' writers (the second is a hash
+/// of the tunnel's name): "wgtw".
+const TUNNEL_LOCKS: i32 = 0x7767_7477;
 
 type Pool = r2d2::Pool<PostgresConnectionManager<NoTls>>;
 
 pub struct PostgresStore {
     pool: Pool,
+    /// For the watch's connection of its own.
+    config: postgres::Config,
 }
 
 impl std::fmt::Debug for PostgresStore {
@@ -165,10 +187,13 @@ impl PostgresStore {
     /// Connects to the database at `url` (a `postgres://` URL or `key=value` settings) and
     /// brings its schema up to date.
     pub fn open(url: &str) -> Result<Self> {
-        let config: postgres::Config = url
+        let mut config: postgres::Config = url
             .parse()
             .map_err(|e| StoreError::Backend(format!("the store URL does not parse: {e}")))?;
-        let manager = PostgresConnectionManager::new(config, NoTls);
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(std::time::Duration::from_secs(3));
+        }
+        let manager = PostgresConnectionManager::new(config.clone(), NoTls);
         let pool = r2d2::Pool::builder()
             .max_size(8)
             // How long a request waits for a connection while the database is away
@@ -176,7 +201,7 @@ impl PostgresStore {
             .connection_timeout(std::time::Duration::from_secs(3))
             .build(manager)
             .map_err(pool_error)?;
-        let store = Self { pool };
+        let store = Self { pool, config };
         store.migrate()?;
         Ok(store)
     }
@@ -230,16 +255,6 @@ impl PostgresStore {
 
 fn text(s: &str) -> Value {
     Value::Text(Some(s.to_owned()))
-}
-
-/// The channel every commit to a tunnel notifies, with the tunnel's name: what other
-/// gateways listen on to apply a change at once.
-pub(crate) const CHANGES: &str = "wiregate_changes";
-
-fn notify(tx: &mut impl GenericClient, tunnel: &str) -> Result<()> {
-    tx.execute("SELECT pg_notify($1, $2)", &[&CHANGES, &tunnel])
-        .map(drop)
-        .map_err(backend)
 }
 
 fn insert_peers(tx: &mut impl GenericClient, peers: &[PeerRecord]) -> Result<Vec<PeerRecord>> {
@@ -415,6 +430,34 @@ impl Store for PostgresStore {
         Ok(Committed { revision, inserted })
     }
 
+    fn heartbeat(&self, node: &NodeRecord) -> Result<()> {
+        let mut client = self.client()?;
+        let sql = format!(
+            "INSERT INTO nodes ({NODE_COLUMNS}, last_seen) VALUES ($1, $2, $3, $4, $5, {CLOCK}) \
+             ON CONFLICT (name) DO UPDATE SET version = excluded.version, \
+             started_at = excluded.started_at, stopped = excluded.stopped, \
+             serving = excluded.serving, last_seen = excluded.last_seen"
+        );
+        Self::execute(&mut *client, &sql, &node_values(node))?;
+        client
+            .execute(
+                &format!("DELETE FROM nodes WHERE last_seen < {CLOCK} - $1"),
+                &[&FORGET_NODES_AFTER],
+            )
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    fn nodes(&self) -> Result<Vec<NodeRecord>> {
+        let sql = format!(
+            "SELECT {NODE_COLUMNS}, last_seen, {CLOCK} - last_seen FROM nodes ORDER BY name"
+        );
+        Self::query(&mut *self.client()?, &sql, &vec![])?
+            .into_iter()
+            .map(node_from)
+            .collect()
+    }
+
     fn peer(&self, tunnel: &str, id: i64) -> Result<Option<PeerRecord>> {
         let sql = format!("SELECT {PEER_COLUMNS} FROM peers WHERE tunnel = $1 AND id = $2");
         Self::query(
@@ -428,8 +471,31 @@ impl Store for PostgresStore {
         .transpose()
     }
 
+    fn exclusively(&self, tunnel: &str, f: &mut dyn FnMut()) -> Result<()> {
+        // A transaction's lock, on a connection of its own, held while `f` works on
+        // others: it ends with that transaction however it ends (committed, rolled back
+        // when dropped, or the connection lost), so it can never outlive this call.
+        let mut client = self.client()?;
+        let mut lock = client.transaction().map_err(backend)?;
+        lock.execute(
+            "SELECT pg_advisory_xact_lock($1, hashtext($2))",
+            &[&TUNNEL_LOCKS, &tunnel],
+        )
+        .map_err(backend)?;
+        f();
+        if let Err(e) = lock.commit() {
+            // `f`'s work is committed (or not) on its own; the lock is gone either way.
+            tracing::warn!(tunnel, error = %e, "releasing a tunnel's write lock");
+        }
+        Ok(())
+    }
+
     fn reachable(&self) -> Result<()> {
         self.client()?.simple_query("SELECT 1").map_err(backend)?;
         Ok(())
+    }
+
+    fn watch(&self, on: OnAnnounced) -> Result<Option<Watch>> {
+        postgres_watch::spawn(self.config.clone(), on).map(Some)
     }
 }

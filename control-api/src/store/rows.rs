@@ -3,7 +3,7 @@
 //! that names the field a bad value was found in.
 
 use super::{Result, StoreError};
-use crate::model::{PeerRecord, TunnelRecord};
+use crate::model::{NodeRecord, PeerRecord, TunnelRecord};
 use wiregate_core::{PresharedKey, PrivateKey, PublicKey};
 
 fn json<T: serde::Serialize>(value: &T) -> String {
@@ -206,5 +206,34 @@ pub(crate) fn peer_from(raw: Raw) -> Result<PeerRecord> {
         expires_at: v.opt_int(12),
         created_at: n(13, "created_at")?,
         updated_at: n(14, "updated_at")?,
+    })
+}
+
+/// A node's columns as written (`last_seen` is the store's clock, not a parameter).
+pub(crate) const NODE_COLUMNS: &str = "name, version, started_at, stopped, serving";
+
+/// A node's columns, in `NODE_COLUMNS` order.
+pub(crate) fn node_values(n: &NodeRecord) -> Raw {
+    use Value::{Int, Text};
+    vec![
+        Text(Some(n.name.clone())),
+        Text(Some(n.version.clone())),
+        Int(Some(n.started_at)),
+        Int(Some(n.stopped.into())),
+        Text(Some(json(&n.serving))),
+    ]
+}
+
+/// A node read as `NODE_COLUMNS`, then `last_seen` and `seen_ago`.
+pub(crate) fn node_from(raw: Raw) -> Result<NodeRecord> {
+    let v = Cols(raw);
+    Ok(NodeRecord {
+        name: v.text(0, "node name")?.to_owned(),
+        version: v.text(1, "node version")?.to_owned(),
+        started_at: v.int(2, "node started_at")?,
+        stopped: v.int(3, "node stopped")? != 0,
+        serving: parse_json("node serving", v.text(4, "node serving")?)?,
+        last_seen: v.int(5, "node last_seen")?,
+        seen_ago: v.int(6, "node seen_ago")?,
     })
 }

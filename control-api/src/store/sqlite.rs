@@ -5,9 +5,11 @@
 //! numbered migrations applied in order at open, tracked in `PRAGMA user_version`.
 
 use super::rows::{
-    PEER_COLUMNS, Raw, TUNNEL_COLUMNS, Value, peer_from, peer_values, tunnel_from, tunnel_values,
+    NODE_COLUMNS, PEER_COLUMNS, Raw, TUNNEL_COLUMNS, Value, node_from, node_values, peer_from,
+    peer_values, tunnel_from, tunnel_values,
 };
-use super::{Change, Committed, Result, Revision, Snapshot, Store, StoreError};
+use super::{Change, Committed, FORGET_NODES_AFTER, Result, Revision, Snapshot, Store, StoreError};
+use crate::model::NodeRecord;
 use crate::model::{PeerRecord, TunnelRecord};
 use rusqlite::{Connection, OptionalExtension, Row};
 use std::path::Path;
@@ -59,7 +61,20 @@ ALTER TABLE tunnels ADD COLUMN routable TEXT NOT NULL DEFAULT '[]';
     r#"
 ALTER TABLE tunnels ADD COLUMN revision INTEGER NOT NULL DEFAULT 0;
 "#,
+    r#"
+CREATE TABLE nodes (
+    name TEXT PRIMARY KEY,
+    version TEXT NOT NULL,
+    started_at INTEGER NOT NULL,
+    stopped INTEGER NOT NULL,
+    serving TEXT NOT NULL,
+    last_seen INTEGER NOT NULL
+);
+"#,
 ];
+
+/// The store's clock, in seconds since the epoch.
+const CLOCK: &str = "CAST(strftime('%s', 'now') AS INTEGER)";
 
 #[derive(Debug)]
 pub struct SqliteStore {
@@ -367,6 +382,37 @@ impl Store for SqliteStore {
                 .map_err(backend)?;
         }
         Ok(Committed { revision, inserted })
+    }
+
+    fn heartbeat(&self, node: &NodeRecord) -> Result<()> {
+        let conn = self.conn();
+        conn.execute(
+            &format!(
+                "INSERT INTO nodes ({NODE_COLUMNS}, last_seen) VALUES (?1, ?2, ?3, ?4, ?5, {CLOCK}) \
+                 ON CONFLICT (name) DO UPDATE SET version = excluded.version, \
+                 started_at = excluded.started_at, stopped = excluded.stopped, \
+                 serving = excluded.serving, last_seen = excluded.last_seen"
+            ),
+            params(node_values(node)),
+        )
+        .map_err(backend)?;
+        conn.execute(
+            &format!("DELETE FROM nodes WHERE last_seen < {CLOCK} - ?1"),
+            [FORGET_NODES_AFTER],
+        )
+        .map_err(backend)?;
+        Ok(())
+    }
+
+    fn nodes(&self) -> Result<Vec<NodeRecord>> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare(&format!(
+                "SELECT {NODE_COLUMNS}, last_seen, {CLOCK} - last_seen FROM nodes ORDER BY name"
+            ))
+            .map_err(backend)?;
+        let rows = stmt.query_map([], raw).map_err(backend)?;
+        rows.map(|r| node_from(r.map_err(backend)?)).collect()
     }
 
     fn peer(&self, tunnel: &str, id: i64) -> Result<Option<PeerRecord>> {

@@ -54,8 +54,18 @@ struct FileConfig {
     windows: FileWindows,
     #[serde(default)]
     store: FileStore,
+    #[serde(default)]
+    node: FileNode,
     #[serde(default, rename = "tunnel")]
     tunnels: Vec<FileTunnel>,
+}
+
+/// This gateway as a node of the fleet.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileNode {
+    /// Default: the host name.
+    name: Option<String>,
 }
 
 /// Where the store is: SQLite in the state directory unless a PostgreSQL URL is given.
@@ -148,7 +158,30 @@ pub struct Config {
     #[cfg_attr(not(windows), allow(dead_code))]
     pub windows: WindowsConfig,
     pub store: StoreConfig,
+    /// This gateway's node name (`[node] name`, else the host name).
+    pub node: String,
     pub tunnels: Vec<ConfiguredTunnel>,
+}
+
+/// `[node] name`, else the host name; checked.
+fn node_name(file: FileNode, origin: &str) -> Result<String, Error> {
+    let (name, whence) = match file.name {
+        Some(name) => (name, "[node] name"),
+        None => (
+            gethostname::gethostname().to_string_lossy().into_owned(),
+            "the host name (the default [node] name)",
+        ),
+    };
+    if wiregate_control::nodes::valid_name(&name) {
+        Ok(name)
+    } else {
+        Err(Error::Parse {
+            path: origin.to_owned(),
+            message: format!(
+                "{whence} {name:?} is not a node name: 1-63 letters, digits, '.', '-' or '_'"
+            ),
+        })
+    }
 }
 
 /// The store engine.
@@ -481,6 +514,7 @@ impl Config {
             metrics,
             windows: WindowsConfig::from_file(file.windows),
             store: StoreConfig::from_file(file.store, origin)?,
+            node: node_name(file.node, origin)?,
             tunnels,
         })
     }

@@ -23,6 +23,7 @@ pub struct Fixed {
     reconcile_interval: u64,
     state_dir: PathBuf,
     store: crate::config::StoreConfig,
+    node: String,
 }
 
 impl Fixed {
@@ -35,6 +36,7 @@ impl Fixed {
             reconcile_interval: config.reconcile_interval,
             state_dir: config.state_dir.clone(),
             store: config.store.clone(),
+            node: config.node.clone(),
         }
     }
 }

@@ -125,6 +125,10 @@ pub fn run_with(
         tracing::error!("the configuration file is not applied to {refused}; it runs as stored");
     }
     reconciler.all();
+    // Changes other gateways sharing the store make, applied as they are announced.
+    let watch = wiregate_control::fanout::follow(store.as_ref(), reconciler.clone())
+        .map_err(|e| format!("watching the store: {e}"))?;
+    let heartbeat = wiregate_control::nodes::join(store.clone(), reconciler.clone(), &config.node)?;
 
     let tokens = Arc::new(Tokens::new(
         admin_tokens(&config)?,
@@ -210,6 +214,9 @@ pub fn run_with(
     }
     stop.stop();
     let _ = periodic.join();
+    drop(watch);
     reconciler.shutdown();
+    // Says the node stopped, after its tunnels went.
+    drop(heartbeat);
     served.map_err(|e| format!("API: {e}"))
 }

@@ -1,0 +1,155 @@
+//! PostgreSQL's announcements: every commit to a tunnel notifies the channel
+//! [`CHANGES`] with the tunnel's name and the commit time (`notify`), and each gateway
+//! listens on a connection of its own (`spawn`), so a change made through any gateway
+//! reaches the others in milliseconds. A notification is delivered only to sessions
+//! listening when it is sent: after a lost connection the watch announces
+//! [`Announced::Anything`] once it is back, and the periodic reconcile is the backstop.
+
+use super::{Announced, OnAnnounced, Result, StoreError, Watch};
+use postgres::fallible_iterator::FallibleIterator;
+use postgres::{Client, GenericClient, NoTls};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// The channel of tunnel changes.
+const CHANGES: &str = "wiregate_changes";
+/// How long the watch waits for a notification before it checks that it should go on,
+/// and how often a silent connection is checked for life.
+const POLL: Duration = Duration::from_millis(200);
+const PROBE: Duration = Duration::from_secs(5);
+/// Between attempts to reconnect.
+const RETRY: Duration = Duration::from_secs(1);
+
+/// Announces, within the caller's transaction (so only if it commits), a change to
+/// `tunnel`.
+pub(super) fn notify(tx: &mut impl GenericClient, tunnel: &str) -> Result<()> {
+    let micros = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros());
+    tx.execute(
+        "SELECT pg_notify($1, $2)",
+        &[&CHANGES, &format!("{tunnel} {micros}")],
+    )
+    .map(drop)
+    .map_err(|e| StoreError::Backend(format!("announcing a change: {e}")))
+}
+
+/// A payload as `notify` wrote it; a tunnel name has no spaces (it is an interface name).
+fn parse(payload: &str) -> Option<Announced> {
+    let (name, micros) = payload.split_once(' ')?;
+    let at = UNIX_EPOCH + Duration::from_micros(micros.parse().ok()?);
+    Some(Announced::Tunnel {
+        name: name.to_owned(),
+        at,
+    })
+}
+
+pub(super) fn spawn(config: postgres::Config, on: OnAnnounced) -> Result<Watch> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let thread = std::thread::Builder::new()
+        .name("store-watch".into())
+        .spawn({
+            let stop = stop.clone();
+            move || watch(&config, &on, &stop)
+        })
+        .map_err(|e| StoreError::Backend(format!("starting the store watch: {e}")))?;
+    Ok(Watch {
+        stop,
+        thread: Some(thread),
+    })
+}
+
+/// Sleeps `total` in short steps; false if told to stop meanwhile.
+fn pause(total: Duration, stop: &AtomicBool) -> bool {
+    let mut left = total;
+    while !left.is_zero() && !stop.load(Ordering::Relaxed) {
+        let step = left.min(POLL);
+        std::thread::sleep(step);
+        left -= step;
+    }
+    !stop.load(Ordering::Relaxed)
+}
+
+fn watch(config: &postgres::Config, on: &OnAnnounced, stop: &AtomicBool) {
+    let mut lost: Option<String> = None;
+    while !stop.load(Ordering::Relaxed) {
+        let listening = config.connect(NoTls).and_then(|mut client| {
+            client.batch_execute(&format!("LISTEN {CHANGES}"))?;
+            Ok(client)
+        });
+        match listening {
+            Ok(mut client) => {
+                if lost.take().is_some() {
+                    tracing::info!("store watch: listening again");
+                }
+                // Whatever was committed while nobody listened.
+                on(Announced::Anything);
+                let error = listen(&mut client, on, stop);
+                if let Some(e) = error {
+                    tracing::warn!(error = %e, "store watch: connection lost; reconnecting");
+                    lost = Some(e.to_string());
+                }
+            }
+            Err(e) => {
+                if lost.is_none() {
+                    tracing::warn!(error = %e, "store watch: cannot connect; retrying");
+                }
+                lost = Some(e.to_string());
+                if !pause(RETRY, stop) {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Delivers notifications until told to stop (`None`) or the connection fails.
+fn listen(client: &mut Client, on: &OnAnnounced, stop: &AtomicBool) -> Option<postgres::Error> {
+    let mut silent = Duration::ZERO;
+    while !stop.load(Ordering::Relaxed) {
+        let next = client.notifications().timeout_iter(POLL).next();
+        match next {
+            Ok(Some(note)) => {
+                silent = Duration::ZERO;
+                match parse(note.payload()) {
+                    Some(announced) => on(announced),
+                    None => tracing::warn!(
+                        payload = note.payload(),
+                        "store watch: unknown announcement"
+                    ),
+                }
+            }
+            Ok(None) => {
+                silent += POLL;
+                // A connection whose server went away without a word is found out here.
+                if silent >= PROBE {
+                    silent = Duration::ZERO;
+                    if let Err(e) = client.simple_query("SELECT 1") {
+                        return Some(e);
+                    }
+                }
+            }
+            Err(e) => return Some(e),
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payloads_parse_as_written() {
+        assert_eq!(
+            parse("wg0 1700000000123456"),
+            Some(Announced::Tunnel {
+                name: "wg0".into(),
+                at: UNIX_EPOCH + Duration::from_micros(1_700_000_000_123_456),
+            })
+        );
+        assert_eq!(parse("wg0"), None);
+        assert_eq!(parse("wg0 soon"), None);
+    }
+}
