@@ -51,6 +51,7 @@ mod roaming;
 mod shards;
 mod sockets;
 mod stalled_shard;
+mod sticky_source;
 mod store_outage;
 mod systemd_notify;
 mod throughput;

@@ -4,7 +4,7 @@
 //! its packets end to end in one buffer, so a batch costs one allocation, not one per
 //! packet.
 
-use std::net::SocketAddr;
+use crate::udp::Path;
 use std::ops::Range;
 
 /// Where a handed-over packet came from, and for which of the owner's peers.
@@ -15,7 +15,7 @@ pub(crate) enum Handoff {
     Network {
         slot: u32,
         generation: Option<u32>,
-        from: SocketAddr,
+        from: Path,
     },
     /// A plaintext packet from the TUN device, for the placement that routing named.
     Tunnel { slot: u32, generation: u32 },
@@ -65,7 +65,7 @@ mod tests {
     #[test]
     fn packets_come_back_in_order_and_intact() {
         let mut batch = HandoffBatch::default();
-        let from: SocketAddr = "192.0.2.1:7".parse().unwrap();
+        let from = Path::to("192.0.2.1:7".parse().unwrap());
         batch.push(
             Handoff::Tunnel {
                 slot: 3,

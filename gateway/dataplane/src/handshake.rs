@@ -10,8 +10,8 @@
 //! Diffie-Hellman. A fixed rate would send cookies to thousands of peers rekeying in
 //! normal operation; a queue that keeps up never does.
 
+use crate::udp::Path;
 use std::collections::VecDeque;
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 use wiregate_core::protocol::HANDSHAKE_INITIATION_LEN;
 
@@ -27,7 +27,7 @@ pub(crate) const BUDGET: usize = 64;
 
 #[derive(Debug)]
 pub(crate) struct Pending {
-    pub from: SocketAddr,
+    pub from: Path,
     pub data: [u8; HANDSHAKE_INITIATION_LEN],
 }
 
@@ -48,7 +48,7 @@ impl HandshakeQueue {
     }
 
     /// Queues an initiation (`data` is exactly one); false if the queue is full.
-    pub fn push(&mut self, from: SocketAddr, data: &[u8]) -> bool {
+    pub fn push(&mut self, from: Path, data: &[u8]) -> bool {
         let Ok(data) = data.try_into() else {
             return false;
         };
@@ -77,10 +77,13 @@ impl HandshakeQueue {
 mod tests {
     use super::*;
 
-    const FROM: SocketAddr = SocketAddr::V4(std::net::SocketAddrV4::new(
-        std::net::Ipv4Addr::LOCALHOST,
-        1,
-    ));
+    const FROM: Path = Path {
+        remote: std::net::SocketAddr::V4(std::net::SocketAddrV4::new(
+            std::net::Ipv4Addr::LOCALHOST,
+            1,
+        )),
+        local: None,
+    };
 
     #[test]
     fn load_follows_the_queue_and_lingers_a_second() {

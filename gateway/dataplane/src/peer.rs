@@ -3,6 +3,7 @@
 
 use crate::index::PeerRef;
 use crate::stats::{PeerStats, ShardStats};
+use crate::udp::Path;
 use boringtun::noise::Tunn;
 use boringtun::noise::rate_limiter::RateLimiter;
 use boringtun::x25519;
@@ -76,7 +77,8 @@ pub(crate) struct Peer {
     pub spec: PeerSpec,
     /// `None` until needed, and while the tunnel has no private key.
     pub tunn: Option<Box<Tunn>>,
-    pub endpoint: Option<SocketAddr>,
+    /// Where its datagrams go, and from which of our addresses.
+    pub endpoint: Option<Path>,
     /// The newest initiation this peer's Noise state accepted: its timestamp is the floor
     /// below which initiations are replays, and it must outlive a rebuild (see
     /// [`Peer::rebuilt`]).
@@ -101,12 +103,11 @@ impl Peer {
                 "peer's public key is a low-order point: no handshake will be made with it"
             );
         }
-        let endpoint = spec.endpoint;
-        spec.stats.set_endpoint(endpoint);
+        spec.stats.set_endpoint(spec.endpoint);
         let mut peer = Self {
-            spec,
             tunn: None,
-            endpoint,
+            endpoint: spec.endpoint.map(Path::to),
+            spec,
             last_initiation: None,
         };
         if peer.spec.persistent_keepalive.is_some() {
@@ -186,18 +187,21 @@ impl Peer {
     }
 
     pub fn set_endpoint(&mut self, endpoint: Option<SocketAddr>) {
-        self.endpoint = endpoint;
+        self.endpoint = endpoint.map(Path::to);
         self.spec.stats.set_endpoint(endpoint);
     }
 }
 
-/// Roaming: a peer's endpoint follows its latest authenticated packet. (A free function
-/// so that the caller can hold the peer's `Tunn` borrowed meanwhile.)
+/// Roaming: a peer's endpoint, and the local address replies leave from, follow its
+/// latest authenticated packet. (A free function so that the caller can hold the peer's
+/// `Tunn` borrowed meanwhile.)
 #[inline]
-pub(crate) fn roam(endpoint: &mut Option<SocketAddr>, stats: &PeerStats, from: SocketAddr) {
+pub(crate) fn roam(endpoint: &mut Option<Path>, stats: &PeerStats, from: Path) {
     if *endpoint != Some(from) {
+        if endpoint.map(|e| e.remote) != Some(from.remote) {
+            stats.set_endpoint(Some(from.remote));
+        }
         *endpoint = Some(from);
-        stats.set_endpoint(Some(from));
     }
 }
 

@@ -10,12 +10,13 @@ use crate::peer::{Peer, remember_initiation, roam};
 use crate::routing::Owner;
 use crate::shard::Shard;
 use crate::stats::bump;
+use crate::udp::Path;
 use boringtun::noise::errors::WireGuardError;
 use boringtun::noise::handshake::parse_handshake_anon;
 use boringtun::noise::{Packet, Tunn, TunnResult};
 use quinn_udp::RecvMeta;
 use std::io::{self, IoSliceMut};
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::time::{Instant, SystemTime};
 use wiregate_core::key::KEY_LEN;
 use wiregate_core::low_order::is_low_order;
@@ -102,7 +103,11 @@ impl Shard {
                 let stride = meta.stride.max(1);
                 for datagram in buf[..meta.len].chunks(stride) {
                     bump(&self.stats.rx_datagrams, 1);
-                    self.handle_datagram(meta.addr, datagram);
+                    let from = Path {
+                        remote: meta.addr,
+                        local: meta.dst_ip,
+                    };
+                    self.handle_datagram(from, datagram);
                 }
             }
             self.flush();
@@ -111,7 +116,7 @@ impl Shard {
     }
 
     /// Finds the peer a datagram belongs to and delivers it there.
-    pub(crate) fn handle_datagram(&mut self, from: SocketAddr, data: &[u8]) {
+    pub(crate) fn handle_datagram(&mut self, from: Path, data: &[u8]) {
         let receiver_at = match (message_type(data), data.len()) {
             (Some(MESSAGE_HANDSHAKE_INITIATION), HANDSHAKE_INITIATION_LEN) => {
                 return self.handle_initiation(from, data);
@@ -136,13 +141,7 @@ impl Shard {
         self.route_datagram(owner, None, from, data);
     }
 
-    fn route_datagram(
-        &mut self,
-        owner: PeerRef,
-        generation: Option<u32>,
-        from: SocketAddr,
-        data: &[u8],
-    ) {
+    fn route_datagram(&mut self, owner: PeerRef, generation: Option<u32>, from: Path, data: &[u8]) {
         if owner.shard == self.id {
             self.deliver(owner.slot, generation, from, data);
         } else {
@@ -157,7 +156,7 @@ impl Shard {
 
     /// Checks an initiation's MAC (and, under load, its cookie) and queues it; it is
     /// opened later, after the batch's data (see `handshake.rs`).
-    fn handle_initiation(&mut self, from: SocketAddr, data: &[u8]) {
+    fn handle_initiation(&mut self, from: Path, data: &[u8]) {
         let routing = self.routing.load();
         let Some(identity) = routing.identity.as_ref() else {
             return bump(&self.stats.drop_unknown_peer, 1);
@@ -171,7 +170,7 @@ impl Shard {
         } else {
             &*identity.mac1
         };
-        match checker.verify_packet(Some(from.ip()), data, &mut self.scratch) {
+        match checker.verify_packet(Some(from.remote.ip()), data, &mut self.scratch) {
             Ok(Packet::HandshakeInit(_))
                 if low_order_ephemeral(Some(MESSAGE_HANDSHAKE_INITIATION), data) =>
             {
@@ -236,13 +235,7 @@ impl Shard {
     /// Decrypts a datagram for this shard's peer `slot` (if it is still the placement
     /// `generation` names, when given) and acts on the result. Data is decrypted straight
     /// into the TUN write batch.
-    pub(crate) fn deliver(
-        &mut self,
-        slot: u32,
-        generation: Option<u32>,
-        from: SocketAddr,
-        data: &[u8],
-    ) {
+    pub(crate) fn deliver(&mut self, slot: u32, generation: Option<u32>, from: Path, data: &[u8]) {
         let me = PeerRef {
             shard: self.id,
             slot,
@@ -294,48 +287,49 @@ impl Shard {
         } else {
             &mut scratch[..]
         };
-        let delivered: Option<(usize, IpAddr)> = match tunn.decapsulate(Some(from.ip()), data, dst)
-        {
-            // A cookie reply (for our initiation) is not authenticated by the peer: it
-            // neither moves the endpoint nor counts as traffic from the peer (the kernel's
-            // rules: only authenticated messages roam, handshakes and data are counted).
-            TunnResult::Done if kind == Some(MESSAGE_HANDSHAKE_COOKIE) => return,
-            TunnResult::Done => {
-                roam(endpoint, &spec.stats, from);
-                None
-            }
-            TunnResult::WriteToNetwork(reply) => {
-                if message_type(reply) == Some(MESSAGE_HANDSHAKE_COOKIE) {
-                    bump(&stats.cookie_replies, 1);
-                    return out.push(from, reply, udp, stats);
+        let delivered: Option<(usize, IpAddr)> =
+            match tunn.decapsulate(Some(from.remote.ip()), data, dst) {
+                // A cookie reply (for our initiation) is not authenticated by the peer: it
+                // neither moves the endpoint nor counts as traffic from the peer (the kernel's
+                // rules: only authenticated messages roam, handshakes and data are counted).
+                TunnResult::Done if kind == Some(MESSAGE_HANDSHAKE_COOKIE) => return,
+                TunnResult::Done => {
+                    roam(endpoint, &spec.stats, from);
+                    None
                 }
-                roam(endpoint, &spec.stats, from);
-                // Our handshake response, or the keepalive that confirms a session we
-                // initiated: sent to the peer, so counted as the kernel counts them.
-                bump(&spec.stats.tx_bytes, reply.len() as u64);
-                out.push(from, reply, udp, stats);
-                if matches!(
-                    kind,
-                    Some(MESSAGE_HANDSHAKE_INITIATION | MESSAGE_HANDSHAKE_RESPONSE)
-                ) {
-                    bump(&stats.handshakes, 1);
-                    spec.stats.set_last_handshake(SystemTime::now());
+                TunnResult::WriteToNetwork(reply) => {
+                    if message_type(reply) == Some(MESSAGE_HANDSHAKE_COOKIE) {
+                        bump(&stats.cookie_replies, 1);
+                        return out.push(from, reply, udp, stats);
+                    }
+                    roam(endpoint, &spec.stats, from);
+                    // Our handshake response, or the keepalive that confirms a session we
+                    // initiated: sent to the peer, so counted as the kernel counts them.
+                    bump(&spec.stats.tx_bytes, reply.len() as u64);
+                    out.push(from, reply, udp, stats);
+                    if matches!(
+                        kind,
+                        Some(MESSAGE_HANDSHAKE_INITIATION | MESSAGE_HANDSHAKE_RESPONSE)
+                    ) {
+                        bump(&stats.handshakes, 1);
+                        spec.stats.set_last_handshake(SystemTime::now());
+                    }
+                    if kind == Some(MESSAGE_HANDSHAKE_INITIATION) {
+                        remember_initiation(last_initiation, data);
+                    }
+                    // Packets queued while the handshake was pending can go now.
+                    while let TunnResult::WriteToNetwork(queued) =
+                        tunn.decapsulate(None, &[], scratch)
+                    {
+                        out.push(from, queued, udp, stats);
+                        bump(&spec.stats.tx_bytes, queued.len() as u64);
+                    }
+                    None
                 }
-                if kind == Some(MESSAGE_HANDSHAKE_INITIATION) {
-                    remember_initiation(last_initiation, data);
-                }
-                // Packets queued while the handshake was pending can go now.
-                while let TunnResult::WriteToNetwork(queued) = tunn.decapsulate(None, &[], scratch)
-                {
-                    out.push(from, queued, udp, stats);
-                    bump(&spec.stats.tx_bytes, queued.len() as u64);
-                }
-                None
-            }
-            TunnResult::WriteToTunnelV4(packet, source) => Some((packet.len(), source.into())),
-            TunnResult::WriteToTunnelV6(packet, source) => Some((packet.len(), source.into())),
-            TunnResult::Err(e) => return count_error(stats, &e),
-        };
+                TunnResult::WriteToTunnelV4(packet, source) => Some((packet.len(), source.into())),
+                TunnResult::WriteToTunnelV6(packet, source) => Some((packet.len(), source.into())),
+                TunnResult::Err(e) => return count_error(stats, &e),
+            };
         if let Some((len, source)) = delivered {
             roam(endpoint, &spec.stats, from);
             let me = Owner {

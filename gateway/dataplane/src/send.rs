@@ -4,12 +4,14 @@
 //! from the TUN. At the end of the batch they are grouped by destination (keeping each
 //! peer's order), a destination's run of same-size datagrams becomes one GSO message,
 //! and the messages of the batch leave in one `sendmmsg` per segment size, so the number
-//! of system calls does not grow with the number of peers in the batch.
+//! of system calls does not grow with the number of peers in the batch. Each datagram
+//! leaves from the local address its peer wrote to (`udp::Path`); a batch's messages go
+//! in one call per source address, and there is rarely more than one.
 
 use crate::stats::{ShardStats, bump};
-use crate::udp::{Outgoing, Udp};
+use crate::udp::{Outgoing, Path, Udp};
 use std::io::IoSlice;
-use std::net::SocketAddr;
+use std::net::IpAddr;
 
 /// Bytes of datagrams a batch holds before it is sent (tunable).
 const BATCH_BYTES: usize = 512 << 10;
@@ -30,7 +32,7 @@ pub(crate) struct SendBatch {
 
 #[derive(Debug, Clone, Copy)]
 struct Datagram {
-    to: SocketAddr,
+    to: Path,
     start: usize,
     len: usize,
 }
@@ -39,7 +41,7 @@ struct Datagram {
 /// last, which may be shorter.
 #[derive(Debug, Clone, Copy)]
 struct Run {
-    to: SocketAddr,
+    to: Path,
     segment: usize,
     first: usize,
     count: usize,
@@ -68,7 +70,7 @@ impl SendBatch {
     }
 
     /// Queues the first `len` bytes of the last reservation for `to`.
-    pub fn commit(&mut self, to: SocketAddr, len: usize) {
+    pub fn commit(&mut self, to: Path, len: usize) {
         self.datagrams.push(Datagram {
             to,
             start: self.used,
@@ -78,7 +80,7 @@ impl SendBatch {
     }
 
     /// Queues a copy of `datagram` for `to`.
-    pub fn push(&mut self, to: SocketAddr, datagram: &[u8], udp: &Udp, stats: &ShardStats) {
+    pub fn push(&mut self, to: Path, datagram: &[u8], udp: &Udp, stats: &ShardStats) {
         self.reserve(datagram.len(), udp, stats)[..datagram.len()].copy_from_slice(datagram);
         self.commit(to, datagram.len());
     }
@@ -100,13 +102,17 @@ impl SendBatch {
             })
             .collect();
         // Lone datagrams need no segment size and go together; runs go together with
-        // the others of their segment size.
-        let (alone, mut segmented): (Vec<Run>, Vec<Run>) =
+        // the others of their segment size; either, with the others of their source.
+        let (mut alone, mut segmented): (Vec<Run>, Vec<Run>) =
             runs.into_iter().partition(|r| r.count == 1);
-        segmented.sort_unstable_by_key(|r| r.segment);
-        send_runs(udp, stats, &iov, &alone, None);
-        for group in segmented.chunk_by(|a, b| a.segment == b.segment) {
-            send_runs(udp, stats, &iov, group, Some(group[0].segment as u16));
+        alone.sort_by_key(|r| r.to.local);
+        segmented.sort_unstable_by_key(|r| (r.segment, r.to.local));
+        for group in alone.chunk_by(|a, b| a.to.local == b.to.local) {
+            send_runs(udp, stats, &iov, group, None, group[0].to.local);
+        }
+        for group in segmented.chunk_by(|a, b| (a.segment, a.to.local) == (b.segment, b.to.local)) {
+            let segment = Some(group[0].segment as u16);
+            send_runs(udp, stats, &iov, group, segment, group[0].to.local);
         }
         self.used = 0;
         self.datagrams.clear();
@@ -159,20 +165,23 @@ impl SendBatch {
     }
 }
 
-/// Sends `runs` (whose datagrams are `iov[first..first + count]`) in as few `sendmmsg`
-/// calls as the kernel takes. A message the kernel refuses is dropped and counted; if it
-/// refuses segmentation altogether, the rest go one datagram per message.
+/// Sends `runs` (whose datagrams are `iov[first..first + count]`) from `from` in as few
+/// `sendmmsg` calls as the kernel takes. A message the kernel refuses is dropped and
+/// counted; if it refuses segmentation altogether, the rest go one datagram per message;
+/// if the source address is no longer this host's (a floating address that moved away),
+/// the rest go from wherever the routing table says.
 fn send_runs(
     udp: &Udp,
     stats: &ShardStats,
     iov: &[IoSlice<'_>],
     runs: &[Run],
     segment: Option<u16>,
+    from: Option<IpAddr>,
 ) {
     let messages: Vec<Outgoing<'_>> = runs
         .iter()
         .map(|r| Outgoing {
-            to: r.to,
+            to: r.to.remote,
             iov: &iov[r.first..r.first + r.count],
         })
         .collect();
@@ -180,7 +189,7 @@ fn send_runs(
     while at < messages.len() {
         bump(&stats.udp_send_calls, 1);
         let end = messages.len().min(at + MAX_MESSAGES);
-        match udp.send_messages(&messages[at..end], segment) {
+        match udp.send_messages(&messages[at..end], segment, from) {
             Ok(sent) => {
                 stats
                     .udp_tx_batch
@@ -196,7 +205,20 @@ fn send_runs(
             Err(e) if segment.is_some() && udp.max_segments() == 1 => {
                 tracing::debug!(error = %e, "segmented send refused; resending alone");
                 let alone: Vec<Run> = runs[at..].iter().flat_map(split).collect();
-                return send_runs(udp, stats, iov, &alone, None);
+                return send_runs(udp, stats, iov, &alone, None, from);
+            }
+            // The kernel's answers to a source it does not have (EINVAL from the route
+            // lookup, ENETUNREACH when no route leaves from it); if the destination is
+            // what is unreachable, the retry says so again and is counted.
+            Err(e)
+                if from.is_some()
+                    && matches!(
+                        e.raw_os_error(),
+                        Some(nix::libc::EINVAL | nix::libc::EADDRNOTAVAIL | nix::libc::ENETUNREACH)
+                    ) =>
+            {
+                tracing::debug!(?from, error = %e, "source address gone; sending as routed");
+                return send_runs(udp, stats, iov, &runs[at..], segment, None);
             }
             Err(e) => {
                 bump(&stats.drop_io, messages[at].iov.len() as u64);
@@ -219,7 +241,7 @@ fn split(run: &Run) -> impl Iterator<Item = Run> + '_ {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::net::UdpSocket;
+    use std::net::{SocketAddr, UdpSocket};
     use std::time::Duration;
 
     fn receiver() -> UdpSocket {
@@ -246,7 +268,7 @@ mod tests {
         let udp = Udp::bind_group(0, 1, 0).unwrap().remove(0);
         let stats = ShardStats::default();
         let (a, b, c) = (receiver(), receiver(), receiver());
-        let to = |s: &UdpSocket| s.local_addr().unwrap();
+        let to = |s: &UdpSocket| Path::to(s.local_addr().unwrap());
         let mut batch = SendBatch::new();
         for i in 0..10u8 {
             batch.push(to(&a), &[i; 100], &udp, &stats);
@@ -256,7 +278,7 @@ mod tests {
         batch.push(to(&a), &[10; 60], &udp, &stats);
         // Grouped by peer, each peer's datagrams are one run (a's shorter one ends it).
         batch.group_by_destination();
-        let mut runs: Vec<(SocketAddr, usize, usize)> = batch
+        let mut runs: Vec<(Path, usize, usize)> = batch
             .runs(64)
             .iter()
             .map(|r| (r.to, r.segment, r.count))
@@ -284,5 +306,36 @@ mod tests {
         // one call for all 31 datagrams. Never a call per peer or per datagram.
         assert!(counters.udp_send_calls <= 2, "{counters:?}");
         assert!(batch.is_empty());
+    }
+
+    /// A datagram whose peer wrote to an address this host no longer has (a floating
+    /// address that moved away) leaves as routed instead of being lost; the others keep
+    /// their source.
+    #[test]
+    fn a_source_that_is_gone_falls_back_to_the_routed_one() {
+        let udp = Udp::bind_group(0, 1, 0).unwrap().remove(0);
+        let port = udp.local_port().unwrap();
+        let stats = ShardStats::default();
+        let a = receiver();
+        let remote = a.local_addr().unwrap();
+        let mut batch = SendBatch::new();
+        for local in ["192.0.2.77", "127.0.0.5"] {
+            let to = Path {
+                remote,
+                local: Some(local.parse().unwrap()),
+            };
+            batch.push(to, b"x", &udp, &stats);
+        }
+        batch.flush(&udp, &stats);
+        let mut buf = [0u8; 16];
+        let mut sources: Vec<SocketAddr> =
+            (0..2).map(|_| a.recv_from(&mut buf).unwrap().1).collect();
+        sources.sort();
+        let expected: Vec<SocketAddr> = vec![
+            ("127.0.0.1".parse::<IpAddr>().unwrap(), port).into(),
+            ("127.0.0.5".parse::<IpAddr>().unwrap(), port).into(),
+        ];
+        assert_eq!(sources, expected);
+        assert_eq!(stats.snapshot().drop_io, 0);
     }
 }

@@ -10,7 +10,7 @@ use nix::sys::socket::{ControlMessage, MsgFlags, MultiHeaders, SockaddrStorage, 
 use quinn_udp::{RecvMeta, UdpSockRef, UdpSocketState};
 use socket2::{Domain, Protocol, Socket, Type};
 use std::io::{self, IoSlice, IoSliceMut};
-use std::net::{Ipv6Addr, SocketAddr, SocketAddrV6, UdpSocket};
+use std::net::{IpAddr, Ipv6Addr, SocketAddr, SocketAddrV6, UdpSocket};
 use std::os::fd::{AsFd, AsRawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -34,12 +34,54 @@ pub struct Udp {
     gso_refused: AtomicBool,
 }
 
+/// The path between a peer and this gateway: the peer's address and port, and the local
+/// address its datagrams arrive at. Replies leave from that local address, as the kernel's
+/// and wireguard-go's do ("sticky sockets"): on a host with several addresses (a
+/// floating address that moves between gateways, say) a peer hears back from the address
+/// it wrote to, and does not roam to another that may not move with the service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Path {
+    pub remote: SocketAddr,
+    /// `None`: wherever the routing table says (a configured endpoint, before the peer
+    /// has written).
+    pub local: Option<IpAddr>,
+}
+
+impl Path {
+    pub fn to(remote: SocketAddr) -> Self {
+        Self {
+            remote,
+            local: None,
+        }
+    }
+}
+
 /// One message of a [`Udp::send_messages`] call: datagrams for one destination, laid end
 /// to end across `iov`.
 #[derive(Debug)]
 pub struct Outgoing<'a> {
     pub to: SocketAddr,
     pub iov: &'a [IoSlice<'a>],
+}
+
+/// The packet-info structures that name `from` as a datagram's source (each is used only
+/// for its own family).
+fn source_info(from: Option<IpAddr>) -> (nix::libc::in_pktinfo, nix::libc::in6_pktinfo) {
+    let mut v4 = nix::libc::in_pktinfo {
+        ipi_ifindex: 0,
+        ipi_spec_dst: nix::libc::in_addr { s_addr: 0 },
+        ipi_addr: nix::libc::in_addr { s_addr: 0 },
+    };
+    let mut v6 = nix::libc::in6_pktinfo {
+        ipi6_addr: nix::libc::in6_addr { s6_addr: [0; 16] },
+        ipi6_ifindex: 0,
+    };
+    match from {
+        Some(IpAddr::V4(ip)) => v4.ipi_spec_dst.s_addr = u32::from_ne_bytes(ip.octets()),
+        Some(IpAddr::V6(ip)) => v6.ipi6_addr.s6_addr = ip.octets(),
+        None => {}
+    }
+    (v4, v6)
 }
 
 impl Udp {
@@ -172,42 +214,58 @@ impl Udp {
         self.state.max_gso_segments()
     }
 
-    /// Receives a batch; `meta[i]` describes `bufs[i]`. Source addresses come back in
-    /// canonical form (IPv4 as IPv4, not v4-mapped).
+    /// Receives a batch; `meta[i]` describes `bufs[i]`. Source addresses, and the local
+    /// addresses datagrams arrived at (`dst_ip`), come back in canonical form (IPv4 as
+    /// IPv4, not v4-mapped).
     pub fn recv(&self, bufs: &mut [IoSliceMut<'_>], meta: &mut [RecvMeta]) -> io::Result<usize> {
         let n = self
             .state
             .recv(UdpSockRef::from(&self.socket), bufs, meta)?;
         for m in &mut meta[..n] {
             m.addr = SocketAddr::new(m.addr.ip().to_canonical(), m.addr.port());
+            m.dst_ip = m.dst_ip.map(|ip| ip.to_canonical());
         }
         Ok(n)
     }
 
-    /// Sends several messages, each to its own destination, in one `sendmmsg`. With
-    /// `segment`, every message is cut into datagrams of that size (the last may be
-    /// shorter) by the kernel (GSO). Returns how many messages, from the first, were
-    /// sent; waits up to [`SEND_WAIT`] when the socket buffer is full. An error is about
-    /// the first message.
+    /// Sends several messages, each to its own destination, in one `sendmmsg`, all from
+    /// the local address `from` (`None`: as routed). With `segment`, every message is cut
+    /// into datagrams of that size (the last may be shorter) by the kernel (GSO). Returns
+    /// how many messages, from the first, were sent; waits up to [`SEND_WAIT`] when the
+    /// socket buffer is full. An error is about the first message.
     pub fn send_messages(
         &self,
         messages: &[Outgoing<'_>],
         segment: Option<u16>,
+        from: Option<IpAddr>,
     ) -> io::Result<usize> {
         let addresses: Vec<Option<SockaddrStorage>> = messages
             .iter()
             .map(|m| Some(SockaddrStorage::from(self.destination(m.to))))
             .collect();
-        let gso;
-        let (cmsgs, space) = match segment {
-            Some(size) => {
-                gso = size;
-                (
-                    vec![ControlMessage::UdpGsoSegments(&gso)],
-                    Some(nix::cmsg_space!(u16)),
-                )
-            }
-            None => (Vec::new(), None),
+        let gso = segment.unwrap_or(0);
+        let (v4, v6) = source_info(from);
+        let mut cmsgs = Vec::with_capacity(2);
+        if segment.is_some() {
+            cmsgs.push(ControlMessage::UdpGsoSegments(&gso));
+        }
+        // IPv4 sources go as IP_PKTINFO even on a dual-stack socket (the kernel takes it
+        // for v4-mapped destinations).
+        match from {
+            Some(IpAddr::V4(_)) => cmsgs.push(ControlMessage::Ipv4PacketInfo(&v4)),
+            Some(IpAddr::V6(_)) => cmsgs.push(ControlMessage::Ipv6PacketInfo(&v6)),
+            None => {}
+        }
+        // Exactly the space the messages use: the kernel reads the whole control buffer,
+        // and would take spare room for a malformed message.
+        use nix::libc::{in_pktinfo, in6_pktinfo};
+        let space = match (segment.is_some(), from) {
+            (false, None) => None,
+            (true, None) => Some(nix::cmsg_space!(u16)),
+            (false, Some(IpAddr::V4(_))) => Some(nix::cmsg_space!(in_pktinfo)),
+            (false, Some(IpAddr::V6(_))) => Some(nix::cmsg_space!(in6_pktinfo)),
+            (true, Some(IpAddr::V4(_))) => Some(nix::cmsg_space!(u16, in_pktinfo)),
+            (true, Some(IpAddr::V6(_))) => Some(nix::cmsg_space!(u16, in6_pktinfo)),
         };
         let mut headers = MultiHeaders::<SockaddrStorage>::preallocate(messages.len(), space);
         loop {
@@ -255,5 +313,51 @@ impl Udp {
         let timeout =
             PollTimeout::try_from(SEND_WAIT.as_millis() as i32).unwrap_or(PollTimeout::ZERO);
         Ok(poll(&mut fds, timeout).map_err(io::Error::from)? > 0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::Ipv4Addr;
+
+    /// A datagram reports the local address it arrived at, and a reply sent from an
+    /// address of this host leaves from it, not from the routed source (127.0.0.2 and
+    /// 127.0.0.1 are both loopback's).
+    #[test]
+    fn replies_leave_from_the_address_given() {
+        let udp = Udp::bind_group(0, 1, 0).unwrap().remove(0);
+        let port = udp.local_port().unwrap();
+        let client = UdpSocket::bind("127.0.0.1:0").unwrap();
+        client
+            .set_read_timeout(Some(Duration::from_secs(2)))
+            .unwrap();
+        client.send_to(b"hello", ("127.0.0.2", port)).unwrap();
+        let mut buf = [0u8; 2048];
+        let mut meta = [RecvMeta::default()];
+        let n = loop {
+            let mut bufs = [IoSliceMut::new(&mut buf)];
+            match udp.recv(&mut bufs, &mut meta) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    std::thread::sleep(Duration::from_millis(5))
+                }
+                Err(e) => panic!("{e}"),
+            }
+        };
+        assert_eq!(n, 1);
+        assert_eq!(meta[0].dst_ip, Some(Ipv4Addr::new(127, 0, 0, 2).into()));
+        let to = meta[0].addr;
+        for local in [Ipv4Addr::new(127, 0, 0, 2), Ipv4Addr::new(127, 0, 0, 3)] {
+            let iov = [IoSlice::new(b"reply")];
+            let message = Outgoing { to, iov: &iov };
+            assert_eq!(
+                udp.send_messages(&[message], None, Some(local.into()))
+                    .unwrap(),
+                1
+            );
+            let (_, source) = client.recv_from(&mut buf).unwrap();
+            assert_eq!(source, SocketAddr::from((local, port)));
+        }
     }
 }
