@@ -8,7 +8,7 @@
 //! All methods block: the API calls them on the blocking pool.
 
 use crate::error::ApiError;
-use crate::model::{PeerRecord, TunnelRecord, now};
+use crate::model::{PeerRecord, Placement, TunnelRecord, now};
 use crate::reconcile::Reconciler;
 use crate::store::{Change, Committed, Snapshot, Store, StoreError};
 use crate::types::*;
@@ -54,6 +54,29 @@ fn parse_dns(texts: &[String]) -> Result<Vec<Host>, ApiError> {
                 .map_err(|e| ApiError::invalid("invalid_dns", format!("dns: {e}")))
         })
         .collect()
+}
+
+/// Where a tunnel runs, checked: 1-16 distinct node names, or every node.
+fn placement(nodes: Option<Vec<String>>) -> Result<Placement, ApiError> {
+    let invalid = |detail: String| ApiError::invalid("invalid_placement", detail);
+    if let Some(nodes) = &nodes {
+        if !(1..=16).contains(&nodes.len()) {
+            return Err(invalid(
+                "nodes lists 1-16 node names, or is null for every node".into(),
+            ));
+        }
+        if let Some(bad) = nodes.iter().find(|n| !crate::nodes::valid_name(n)) {
+            return Err(invalid(format!(
+                "nodes: {bad:?} is not a node name: 1-63 letters, digits, '.', '-' or '_'"
+            )));
+        }
+        let mut sorted = nodes.clone();
+        sorted.sort();
+        if let Some(pair) = sorted.windows(2).find(|w| w[0] == w[1]) {
+            return Err(invalid(format!("nodes names {:?} twice", pair[0])));
+        }
+    }
+    Ok(Placement::from_nodes(nodes))
 }
 
 fn tunnel_exists(name: &str) -> ApiError {
@@ -168,6 +191,10 @@ impl Control {
 
     fn tunnel_view(&self, record: &TunnelRecord) -> Tunnel {
         let status = match self.reconciler.status(&record.name) {
+            None if !self.reconciler.serves(record) => TunnelStatus {
+                state: "standby".into(),
+                error: None,
+            },
             Some(Ok(_)) => TunnelStatus {
                 state: "running".into(),
                 error: None,
@@ -238,6 +265,7 @@ impl Control {
             updated_at: at,
             fwmark: new.fwmark,
             routable: new.routable,
+            placement: placement(new.nodes)?,
         };
         check_routable(&record.routable)?;
         validate(&record, &[])?;
@@ -321,6 +349,9 @@ impl Control {
         if let Some(routable) = patch.routable {
             check_routable(&routable)?;
             record.routable = routable;
+        }
+        if let Some(nodes) = patch.nodes {
+            record.placement = placement(nodes)?;
         }
         if let Some(pools) = patch.pools {
             let pools: Vec<IpNet> = pools.iter().map(IpNet::trunc).collect();

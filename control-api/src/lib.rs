@@ -12,6 +12,7 @@ pub mod ipam;
 pub mod metrics;
 pub mod model;
 pub mod nodes;
+pub mod placement;
 pub mod qr;
 pub mod reconcile;
 pub mod store;

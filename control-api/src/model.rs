@@ -40,6 +40,38 @@ pub struct TunnelRecord {
     /// Networks behind peers that API peers may route, besides the pools and the tunnel's
     /// own networks (see `routes.rs`).
     pub routable: Vec<IpNet>,
+    /// Which of the gateways sharing the store run it.
+    pub placement: Placement,
+}
+
+/// Where a tunnel runs among the gateways sharing the store (the nodes of the fleet).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Placement {
+    /// On every node, with the same key and port on each.
+    #[default]
+    Every,
+    /// On one of these nodes at a time: one of them only (pinned), or, with several, the
+    /// one holding the tunnel's lease, and another when that one is lost.
+    OneOf(Vec<String>),
+}
+
+impl Placement {
+    /// The nodes it is placed on, `None` for every node (as the API and the store say it).
+    pub fn nodes(&self) -> Option<&[String]> {
+        match self {
+            Self::Every => None,
+            Self::OneOf(nodes) => Some(nodes),
+        }
+    }
+
+    pub fn from_nodes(nodes: Option<Vec<String>>) -> Self {
+        nodes.map_or(Self::Every, Self::OneOf)
+    }
+
+    /// Whether the tunnel moves between nodes through a lease (placed on several).
+    pub fn leased(&self) -> bool {
+        matches!(self, Self::OneOf(nodes) if nodes.len() > 1)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

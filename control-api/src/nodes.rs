@@ -136,14 +136,15 @@ pub fn join(
             move || {
                 let mut failing = false;
                 loop {
-                    let stopped = {
-                        let guard = stop.stopped.lock().unwrap_or_else(|e| e.into_inner());
-                        let (guard, _) = stop
-                            .changed
-                            .wait_timeout_while(guard, HEARTBEAT, |s| !*s)
-                            .unwrap_or_else(|e| e.into_inner());
-                        *guard
-                    };
+                    let stopped = *stop.stopped.lock().unwrap_or_else(|e| e.into_inner());
+                    if stopped {
+                        // The tunnels are down already: others may take them at once.
+                        reconciler.placement().release_all(store.as_ref());
+                    } else {
+                        for tunnel in reconciler.placement().renew(store.as_ref()) {
+                            reconciler.tunnel(&tunnel);
+                        }
+                    }
                     record.serving = reconciler.serving();
                     record.stopped = stopped;
                     match store.heartbeat(&record) {
@@ -161,6 +162,12 @@ pub fn join(
                     if stopped {
                         return;
                     }
+                    let guard = stop.stopped.lock().unwrap_or_else(|e| e.into_inner());
+                    drop(
+                        stop.changed
+                            .wait_timeout_while(guard, HEARTBEAT, |s| !*s)
+                            .unwrap_or_else(|e| e.into_inner()),
+                    );
                 }
             }
         })

@@ -10,6 +10,7 @@
 
 use crate::metrics::ReconcileMetrics;
 use crate::model::now;
+use crate::placement::Placement;
 use crate::store::{Revision, Snapshot, Store};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
@@ -37,6 +38,8 @@ enum Seen {
 pub struct Reconciler {
     store: Arc<dyn Store>,
     factory: Box<dyn BackendFactory>,
+    /// Which tunnels run on this node.
+    placement: Arc<Placement>,
     /// Backends by tunnel name. Held only to look a backend up or put one in, never
     /// across a backend's `apply`, `state` or teardown: API reads, scrapes and the
     /// watchdog never wait for a data plane.
@@ -88,10 +91,15 @@ fn drifted(desired: &TunnelConfig, actual: &TunnelState) -> bool {
 }
 
 impl Reconciler {
-    pub fn new(store: Arc<dyn Store>, factory: Box<dyn BackendFactory>) -> Self {
+    pub fn new(
+        store: Arc<dyn Store>,
+        factory: Box<dyn BackendFactory>,
+        placement: Arc<Placement>,
+    ) -> Self {
         Self {
             store,
             factory,
+            placement,
             slots: Mutex::new(HashMap::new()),
             passes: Mutex::new(()),
             metrics: ReconcileMetrics::default(),
@@ -177,6 +185,16 @@ impl Reconciler {
             }
             return;
         };
+        if !self.placement.serves(&record) {
+            if self.take(name).is_some() {
+                tracing::info!(
+                    tunnel = name,
+                    "tunnel taken down: it runs on another node now"
+                );
+                self.metrics.forget(name);
+            }
+            return;
+        }
         let desired = record.desired(&peers, now());
         // A tunnel whose backend was switched is torn down (its interface goes with it)
         // and created again on the new one: the interface name is the same, so the old
@@ -287,6 +305,15 @@ impl Reconciler {
         }
     }
 
+    /// Whether this node runs `tunnel` (its placement).
+    pub fn serves(&self, tunnel: &crate::model::TunnelRecord) -> bool {
+        self.placement.serves(tunnel)
+    }
+
+    pub fn placement(&self) -> &Placement {
+        &self.placement
+    }
+
     /// The tunnels running here, by name.
     pub fn serving(&self) -> Vec<String> {
         let mut names: Vec<String> = self
@@ -310,6 +337,7 @@ impl Reconciler {
         };
         records
             .into_iter()
+            .filter(|record| self.placement.serves(record))
             .map(|record| {
                 let (backend, state) = match self.seen(&record.name) {
                     Some(Seen::Running(backend)) => (

@@ -50,6 +50,10 @@ pub struct NewTunnel {
     #[schema(value_type = Vec<String>)]
     #[serde(default)]
     pub routable: Vec<IpNet>,
+    /// The nodes (gateways sharing the store) that may run it: one (pinned there), or
+    /// several (one of them at a time, another taking over within 15 s when it is lost).
+    /// Absent or null: every node.
+    pub nodes: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
@@ -72,11 +76,17 @@ pub struct TunnelPatch {
     pub fwmark: Option<u32>,
     #[schema(value_type = Option<Vec<String>>)]
     pub routable: Option<Vec<IpNet>>,
+    /// null: every node.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<Vec<String>>)]
+    pub nodes: Option<Option<Vec<String>>>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct TunnelStatus {
-    /// `running`, or `failed` with the reason in `error`.
+    /// On this gateway: `running`; `failed`, with the reason in `error`; `pending`, not
+    /// started yet; or `standby`, placed on other nodes (or, placed on several, another
+    /// holds it).
     pub state: String,
     pub error: Option<String>,
 }
@@ -98,6 +108,8 @@ pub struct Tunnel {
     pub fwmark: u32,
     #[schema(value_type = Vec<String>)]
     pub routable: Vec<IpNet>,
+    /// The nodes that may run it; null: every node.
+    pub nodes: Option<Vec<String>>,
     pub status: TunnelStatus,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
@@ -123,6 +135,7 @@ impl Tunnel {
             backend: t.backend.clone(),
             fwmark: t.fwmark,
             routable: t.routable.clone(),
+            nodes: t.placement.nodes().map(<[String]>::to_vec),
             status,
             created_at: t.created_at,
             updated_at: t.updated_at,

@@ -8,7 +8,7 @@
 #![cfg(target_os = "linux")]
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use wiregate_control::model::{NodeRecord, PeerRecord, TunnelRecord, now};
+use wiregate_control::model::{NodeRecord, PeerRecord, Placement, TunnelRecord, now};
 use wiregate_control::store::postgres::PostgresStore;
 use wiregate_control::store::sqlite::SqliteStore;
 use wiregate_control::store::{Change, Committed, Snapshot, Store, StoreError};
@@ -108,6 +108,7 @@ fn tunnel(name: &str) -> TunnelRecord {
         updated_at: now(),
         fwmark: 0x1234,
         routable: vec!["192.168.50.0/24".parse().unwrap()],
+        placement: Placement::OneOf(vec!["gw-a".into(), "gw-b".into()]),
     }
 }
 
@@ -379,6 +380,71 @@ fn nodes_report_and_are_listed() {
         );
         assert!((now() - b.last_seen).abs() <= 2, "{engine}: {b:?}");
         assert!((0..=2).contains(&b.seen_ago), "{engine}: {b:?}");
+    }
+}
+
+/// A lease goes to one node at a time: renewed by its holder (same epoch), refused to
+/// others while it runs, taken by another once released or run out (the epoch grows).
+#[test]
+fn leases_go_to_one_node_at_a_time() {
+    use std::time::Duration;
+    for (engine, e) in engines() {
+        let store = e.open().unwrap();
+        store.insert_tunnel(&tunnel("wg0"), &[]).unwrap();
+        let long = Duration::from_secs(30);
+        let lease = |node: &str, epoch| {
+            Some(wiregate_control::store::Lease {
+                node: node.into(),
+                epoch,
+            })
+        };
+        assert_eq!(
+            store.claim("wg0", "gw-a", long).unwrap(),
+            lease("gw-a", 1),
+            "{engine}"
+        );
+        assert_eq!(
+            store.claim("wg0", "gw-a", long).unwrap(),
+            lease("gw-a", 1),
+            "{engine}"
+        );
+        assert_eq!(
+            store.claim("wg0", "gw-b", long).unwrap(),
+            lease("gw-a", 1),
+            "{engine}"
+        );
+        store.release("wg0", "gw-b").unwrap();
+        assert_eq!(
+            store.claim("wg0", "gw-b", long).unwrap(),
+            lease("gw-a", 1),
+            "{engine}"
+        );
+        store.release("wg0", "gw-a").unwrap();
+        assert_eq!(
+            store
+                .claim("wg0", "gw-b", Duration::from_millis(200))
+                .unwrap(),
+            lease("gw-b", 2),
+            "{engine}"
+        );
+        assert_eq!(
+            store.claim("wg0", "gw-a", long).unwrap(),
+            lease("gw-b", 2),
+            "{engine}"
+        );
+        std::thread::sleep(Duration::from_millis(400));
+        assert_eq!(
+            store.claim("wg0", "gw-a", long).unwrap(),
+            lease("gw-a", 3),
+            "{engine}"
+        );
+        assert_eq!(store.claim("nope", "gw-a", long).unwrap(), None, "{engine}");
+        store.delete_tunnel("wg0").unwrap();
+        assert_eq!(
+            store.claim("wg0", "gw-a", long).unwrap(),
+            None,
+            "{engine}: outlived its tunnel"
+        );
     }
 }
 

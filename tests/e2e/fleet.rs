@@ -1,16 +1,18 @@
 //! A fleet: three gateway processes, each in a network namespace (and with a
 //! /run/wireguard) of its own, sharing one PostgreSQL database. A change made through any
 //! gateway's API is served by every other within a second; gateways allocating
-//! addresses in one tunnel at the same moment never hand out one twice.
+//! addresses in one tunnel at the same moment never hand out one twice; a tunnel placed
+//! on two nodes runs on one, and on the other within 15 s of the first being killed.
 
 use crate::cmd::wait_for;
 use crate::database::fresh_database;
 use crate::gateway::{Gateway, GatewayConfig, TunnelSpec};
 use crate::names::unique;
-use crate::netns::Netns;
-use crate::ping::must_ping;
-use crate::topo::{GW_PORT, Site, SiteSpec};
+use crate::netns::{self, Netns};
+use crate::ping::{must_ping, must_ping_within};
+use crate::topo::{CLIENT_PORT, GW_PORT, Site, SiteSpec};
 use crate::wg::Keypair;
+use crate::wggo::{PeerSetting, WgGoClient};
 use serde_json::{Value, json};
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
@@ -30,6 +32,7 @@ impl Node {
         config.private_run = true;
         config.node_name = Some(format!("node-{}", (b'a' + index as u8) as char));
         let gw = Gateway::start(&ns, &config, &[]);
+        gw.wait_for_api();
         Node { gw, ns }
     }
 }
@@ -218,4 +221,135 @@ fn gateways_allocating_at_the_same_moment_never_give_an_address_twice() {
         });
         assert!(served.is_some(), "gateway {i} does not serve every peer");
     }
+}
+
+/// Which nodes run `tunnel`, as `gw` lists them.
+fn serving(gw: &Gateway, tunnel: &str) -> Vec<String> {
+    listed_nodes(gw)
+        .into_iter()
+        .filter(|(_, state, tunnels)| {
+            state == "up" && tunnels.as_array().unwrap().iter().any(|t| t == tunnel)
+        })
+        .map(|(name, _, _)| name)
+        .collect()
+}
+
+/// A floating address, as keepalived keeps one: on the loopback of the node that holds
+/// it, and the client's route to it through that node's link.
+struct Floating<'a> {
+    client: &'a Netns,
+    address: &'a str,
+}
+
+impl Floating<'_> {
+    /// Puts the address on `ns` (reached from the client through `via`), taking it from
+    /// `from` if given.
+    fn move_to(&self, ns: &Netns, via: &str, from: Option<&Netns>) {
+        let address = format!("{}/32", self.address);
+        if let Some(from) = from {
+            from.run(&["ip", "addr", "del", &address, "dev", "lo"]);
+        }
+        ns.run(&["ip", "addr", "add", &address, "dev", "lo"]);
+        self.client
+            .run(&["ip", "route", "replace", &address, "via", via]);
+    }
+}
+
+#[test]
+fn a_tunnel_placed_on_two_nodes_fails_over_when_its_node_is_killed() {
+    let url = fresh_database();
+    let mut nodes = fleet(&url, &[]);
+    let name = unique("wgfo");
+    // Through the third node's API: it does not run the tunnel itself.
+    let tunnel = json!({
+        "name": name,
+        "listen_port": GW_PORT,
+        "addresses": ["10.70.0.1/24"],
+        "routable": [],
+        "nodes": ["node-a", "node-b"],
+    });
+    let created = nodes[2]
+        .gw
+        .json("POST", "/v1/tunnels", Some(&tunnel.to_string()), 201);
+    assert_eq!(created["nodes"], json!(["node-a", "node-b"]), "{created}");
+    assert_eq!(created["status"]["state"], "standby", "{created}");
+    let public = nodes[2]
+        .gw
+        .json("GET", &format!("/v1/tunnels/{name}"), None, 200)["public_key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // One of the two takes it.
+    let holder = wait_for(Duration::from_secs(10), || {
+        let now = serving(&nodes[2].gw, &name);
+        (now.len() == 1).then(|| now[0].clone())
+    })
+    .unwrap_or_else(|| panic!("nobody serves {name}: {:?}", listed_nodes(&nodes[2].gw)));
+    let (first, second) = if holder == "node-a" { (0, 1) } else { (1, 0) };
+    // A client that reaches both nodes, through a floating address.
+    let client_ns = Netns::new();
+    netns::link(&nodes[0].ns, "10.200.1.1/24", &client_ns, "10.200.1.2/24");
+    netns::link(&nodes[1].ns, "10.200.2.1/24", &client_ns, "10.200.2.2/24");
+    let via = ["10.200.1.1", "10.200.2.1"];
+    let floating = Floating {
+        client: &client_ns,
+        address: "10.201.0.1",
+    };
+    floating.move_to(&nodes[first].ns, via[first], None);
+    let keys = Keypair::generate();
+    let key = keys.public.clone();
+    let gateway = PeerSetting {
+        public_key: public,
+        endpoint: Some(format!("10.201.0.1:{GW_PORT}")),
+        allowed_ips: vec!["10.70.0.0/24".into()],
+        preshared_key: None,
+    };
+    let _client = WgGoClient::start(
+        &client_ns,
+        keys,
+        CLIENT_PORT,
+        &["10.70.0.11/24".into()],
+        &gateway,
+    );
+    let peer = json!({"name": "roamer", "public_key": key, "routes": ["10.70.0.11/32"]});
+    nodes[2].gw.json(
+        "POST",
+        &format!("/v1/tunnels/{name}/peers"),
+        Some(&peer.to_string()),
+        201,
+    );
+    must_ping(&client_ns, "10.70.0.1");
+    assert_eq!(serving(&nodes[2].gw, &name), vec![holder.clone()]);
+
+    nodes[first].gw.stop("KILL");
+    let killed = Instant::now();
+    let other = if first == 0 { "node-b" } else { "node-a" };
+    let took = wait_for(Duration::from_secs(20), || {
+        let shown = nodes[second].gw.try_wg(&["show", &name, "peers"]);
+        (shown.success() && shown.stdout.contains(&key)).then(Instant::now)
+    })
+    .map(|at| at - killed);
+    eprintln!("{other} serves the tunnel {took:?} after {holder} was killed");
+    assert!(
+        took.is_some_and(|t| t <= Duration::from_secs(15)),
+        "{other} did not take the tunnel within 15 s ({took:?})\n{}",
+        nodes[second].gw.stderr()
+    );
+    // keepalived moves the address; the client handshakes with the new node.
+    floating.move_to(&nodes[second].ns, via[second], Some(&nodes[first].ns));
+    let started = Instant::now();
+    must_ping_within(&client_ns, "10.70.0.1", Duration::from_secs(30));
+    eprintln!(
+        "the client pings again {:?} after the address moved",
+        started.elapsed()
+    );
+    let after = wait_for(Duration::from_secs(10), || {
+        let now = serving(&nodes[2].gw, &name);
+        (now == [other.to_owned()]).then_some(())
+    });
+    assert!(after.is_some(), "{:?}", listed_nodes(&nodes[2].gw));
+    let tunnel = nodes[2]
+        .gw
+        .json("GET", &format!("/v1/tunnels/{name}"), None, 200);
+    assert_eq!(tunnel["status"]["state"], "standby", "{tunnel}");
 }

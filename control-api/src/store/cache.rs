@@ -9,10 +9,11 @@
 //! the cached copy when it committed on top of exactly that copy's revision. The store
 //! remains the truth.
 
-use super::{Change, Committed, OnAnnounced, Result, Revision, Snapshot, Store, Watch};
+use super::{Change, Committed, Lease, OnAnnounced, Result, Revision, Snapshot, Store, Watch};
 use crate::model::{NodeRecord, PeerRecord, TunnelRecord};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
 
 #[derive(Debug)]
 pub struct CachedStore<S> {
@@ -135,6 +136,14 @@ impl<S: Store> Store for CachedStore<S> {
                 .ok()
                 .map(|at| s.peers[at].clone())
         }))
+    }
+
+    fn claim(&self, tunnel: &str, node: &str, ttl: Duration) -> Result<Option<Lease>> {
+        self.inner.claim(tunnel, node, ttl)
+    }
+
+    fn release(&self, tunnel: &str, node: &str) -> Result<()> {
+        self.inner.release(tunnel, node)
     }
 
     fn heartbeat(&self, node: &NodeRecord) -> Result<()> {

@@ -23,7 +23,7 @@ pub mod sqlite;
 use crate::model::{NodeRecord, PeerRecord, TunnelRecord};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -143,6 +143,14 @@ pub struct Committed {
     pub inserted: Vec<PeerRecord>,
 }
 
+/// A node's lease of a tunnel placed on several nodes: the node that serves it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    pub node: String,
+    /// Grows by one each time the lease changes hands.
+    pub epoch: i64,
+}
+
 /// What a shared store announces to the gateways watching it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Announced {
@@ -210,6 +218,15 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     fn heartbeat(&self, node: &NodeRecord) -> Result<()>;
     /// Every node that reported, by name.
     fn nodes(&self) -> Result<Vec<NodeRecord>>;
+
+    /// Claims the lease of `tunnel` (placed on several nodes) for `node` for `ttl`, by the
+    /// store's clock, or renews it: granted when nobody holds it, when its holder's ran
+    /// out, or when `node` holds it already. Returns the lease as it stands after (`node`'s
+    /// if granted); `None` if there is no such tunnel. Its epoch grows each time it
+    /// changes hands: a fencing token.
+    fn claim(&self, tunnel: &str, node: &str, ttl: Duration) -> Result<Option<Lease>>;
+    /// Ends `node`'s lease of `tunnel` now, if it holds it, so another may take it at once.
+    fn release(&self, tunnel: &str, node: &str) -> Result<()>;
 
     /// Whether the store can be reached now (for `/v1/health`); an embedded one always can.
     fn reachable(&self) -> Result<()> {

@@ -15,13 +15,14 @@ use super::rows::{
     peer_from, peer_values, tunnel_from, tunnel_values,
 };
 use super::{
-    Change, Committed, FORGET_NODES_AFTER, OnAnnounced, Result, Revision, Snapshot, Store,
+    Change, Committed, FORGET_NODES_AFTER, Lease, OnAnnounced, Result, Revision, Snapshot, Store,
     StoreError, Watch,
 };
 use crate::model::{NodeRecord, PeerRecord, TunnelRecord};
 use postgres::types::{ToSql, Type};
 use postgres::{GenericClient, IsolationLevel, NoTls, Row};
 use r2d2_postgres::PostgresConnectionManager;
+use std::time::Duration;
 
 /// Migration N takes the schema from version N to N + 1. Never edit one that shipped.
 /// Integers are BIGINT and everything else TEXT, as `rows.rs` encodes them.
@@ -76,7 +77,20 @@ CREATE TABLE nodes (
     last_seen BIGINT NOT NULL
 );
 "#,
+    r#"
+ALTER TABLE tunnels ADD COLUMN placement TEXT;
+CREATE TABLE leases (
+    tunnel TEXT PRIMARY KEY REFERENCES tunnels(name) ON DELETE CASCADE,
+    node TEXT NOT NULL,
+    epoch BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL
+);
+"#,
 ];
+
+/// The database's clock in milliseconds, for leases (`clock_timestamp`: now, not the
+/// transaction's start).
+const CLOCK_MS: &str = "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)";
 
 /// The database's clock, in seconds since the epoch: the one clock all nodes share.
 const CLOCK: &str = "CAST(EXTRACT(EPOCH FROM now()) AS BIGINT)";
@@ -428,6 +442,46 @@ impl Store for PostgresStore {
         notify(&mut tx, &c.tunnel)?;
         tx.commit().map_err(backend)?;
         Ok(Committed { revision, inserted })
+    }
+
+    fn claim(&self, tunnel: &str, node: &str, ttl: Duration) -> Result<Option<Lease>> {
+        let mut client = self.client()?;
+        let mut tx = client.transaction().map_err(backend)?;
+        let ttl = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
+        tx.execute(
+            &format!(
+                "INSERT INTO leases (tunnel, node, epoch, expires_at) \
+                 SELECT $1, $2, 1, {CLOCK_MS} + $3 WHERE EXISTS (SELECT 1 FROM tunnels WHERE name = $1) \
+                 ON CONFLICT (tunnel) DO UPDATE SET node = excluded.node, \
+                 epoch = CASE WHEN leases.node = excluded.node THEN leases.epoch ELSE leases.epoch + 1 END, \
+                 expires_at = excluded.expires_at \
+                 WHERE leases.node = excluded.node OR leases.expires_at < {CLOCK_MS}"
+            ),
+            &[&tunnel, &node, &ttl],
+        )
+        .map_err(backend)?;
+        let lease = tx
+            .query_opt(
+                "SELECT node, epoch FROM leases WHERE tunnel = $1",
+                &[&tunnel],
+            )
+            .map_err(backend)?
+            .map(|row| Lease {
+                node: row.get(0),
+                epoch: row.get(1),
+            });
+        tx.commit().map_err(backend)?;
+        Ok(lease)
+    }
+
+    fn release(&self, tunnel: &str, node: &str) -> Result<()> {
+        self.client()?
+            .execute(
+                "UPDATE leases SET expires_at = 0 WHERE tunnel = $1 AND node = $2",
+                &[&tunnel, &node],
+            )
+            .map_err(backend)?;
+        Ok(())
     }
 
     fn heartbeat(&self, node: &NodeRecord) -> Result<()> {

@@ -3,7 +3,7 @@
 //! that names the field a bad value was found in.
 
 use super::{Result, StoreError};
-use crate::model::{NodeRecord, PeerRecord, TunnelRecord};
+use crate::model::{NodeRecord, PeerRecord, Placement, TunnelRecord};
 use wiregate_core::{PresharedKey, PrivateKey, PublicKey};
 
 fn json<T: serde::Serialize>(value: &T) -> String {
@@ -37,7 +37,7 @@ pub(crate) fn corrupt(what: &'static str) -> impl Fn(wiregate_core::KeyError) ->
     }
 }
 
-pub(crate) const TUNNEL_COLUMNS: &str = "name, listen_port, private_key, addresses, mtu, pools, public_endpoint, dns, keep_private_keys, backend, created_at, updated_at, fwmark, routable";
+pub(crate) const TUNNEL_COLUMNS: &str = "name, listen_port, private_key, addresses, mtu, pools, public_endpoint, dns, keep_private_keys, backend, created_at, updated_at, fwmark, routable, placement";
 pub(crate) const PEER_COLUMNS: &str = "id, tunnel, name, tags, public_key, preshared_key, private_key, addresses, routes, endpoint, persistent_keepalive, enabled, expires_at, created_at, updated_at";
 
 /// A column value as both engines keep it: an integer or text, either possibly NULL.
@@ -121,6 +121,11 @@ pub(crate) fn tunnel_from(raw: Raw) -> Result<TunnelRecord> {
         updated_at: n(11, "updated_at")?,
         fwmark: u32::try_from(n(12, "fwmark")?).map_err(|_| bad("fwmark"))?,
         routable: parse_json("tunnel routable", s(13, "routable")?)?,
+        placement: Placement::from_nodes(
+            v.opt_text(14)
+                .map(|text| parse_json("tunnel placement", text))
+                .transpose()?,
+        ),
     })
 }
 
@@ -144,6 +149,8 @@ pub(crate) fn tunnel_values(t: &TunnelRecord) -> Raw {
         Int(Some(t.updated_at)),
         Int(Some(t.fwmark.into())),
         Text(Some(json(&t.routable))),
+        // NULL: every node.
+        Text(t.placement.nodes().map(|nodes| json(&nodes))),
     ]
 }
 

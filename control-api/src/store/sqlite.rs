@@ -4,6 +4,7 @@
 //! (addresses, tags, ...) are JSON text columns; keys are base64 text. Schema changes are
 //! numbered migrations applied in order at open, tracked in `PRAGMA user_version`.
 
+use super::Lease;
 use super::rows::{
     NODE_COLUMNS, PEER_COLUMNS, Raw, TUNNEL_COLUMNS, Value, node_from, node_values, peer_from,
     peer_values, tunnel_from, tunnel_values,
@@ -14,6 +15,7 @@ use crate::model::{PeerRecord, TunnelRecord};
 use rusqlite::{Connection, OptionalExtension, Row};
 use std::path::Path;
 use std::sync::Mutex;
+use std::time::Duration;
 
 /// Migration N takes the schema from version N to N + 1. Never edit one that shipped.
 const MIGRATIONS: &[&str] = &[
@@ -71,7 +73,27 @@ CREATE TABLE nodes (
     last_seen INTEGER NOT NULL
 );
 "#,
+    r#"
+ALTER TABLE tunnels ADD COLUMN placement TEXT;
+CREATE TABLE leases (
+    tunnel TEXT PRIMARY KEY REFERENCES tunnels(name) ON DELETE CASCADE,
+    node TEXT NOT NULL,
+    epoch INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+);
+"#,
 ];
+
+/// The store's clock in milliseconds, for leases.
+const CLOCK_MS: &str = "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)";
+
+/// `?1, ?2, ..., ?n`.
+fn placeholders(n: usize) -> String {
+    (1..=n)
+        .map(|i| format!("?{i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
 
 /// The store's clock, in seconds since the epoch.
 const CLOCK: &str = "CAST(strftime('%s', 'now') AS INTEGER)";
@@ -213,7 +235,7 @@ fn params(values: Raw) -> rusqlite::ParamsFromIter<Vec<rusqlite::types::Value>> 
 /// created_at (?11) never changes.
 const UPDATE_TUNNEL: &str = "UPDATE tunnels SET listen_port = ?2, private_key = ?3, addresses = ?4, mtu = ?5, pools = ?6, \
      public_endpoint = ?7, dns = ?8, keep_private_keys = ?9, backend = ?10, updated_at = ?12, fwmark = ?13, \
-     routable = ?14 WHERE name = ?1";
+     routable = ?14, placement = ?15 WHERE name = ?1";
 
 /// A peer rewritten: the same parameters as the insert; public_key (?5) and created_at
 /// (?14) never change.
@@ -315,7 +337,8 @@ impl Store for SqliteStore {
         values.push(Value::Int(Some(revision.0)));
         tx.execute(
             &format!(
-                "INSERT INTO tunnels ({TUNNEL_COLUMNS}, revision) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
+                "INSERT INTO tunnels ({TUNNEL_COLUMNS}, revision) VALUES ({})",
+                placeholders(values.len())
             ),
             params(values),
         )
@@ -382,6 +405,49 @@ impl Store for SqliteStore {
                 .map_err(backend)?;
         }
         Ok(Committed { revision, inserted })
+    }
+
+    fn claim(&self, tunnel: &str, node: &str, ttl: Duration) -> Result<Option<Lease>> {
+        let mut conn = self.conn();
+        let tx = conn.transaction().map_err(backend)?;
+        let ttl = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
+        tx.execute(
+            &format!(
+                "INSERT INTO leases (tunnel, node, epoch, expires_at) \
+                 SELECT ?1, ?2, 1, {CLOCK_MS} + ?3 WHERE EXISTS (SELECT 1 FROM tunnels WHERE name = ?1) \
+                 ON CONFLICT (tunnel) DO UPDATE SET node = excluded.node, \
+                 epoch = CASE WHEN leases.node = excluded.node THEN leases.epoch ELSE leases.epoch + 1 END, \
+                 expires_at = excluded.expires_at \
+                 WHERE leases.node = excluded.node OR leases.expires_at < {CLOCK_MS}"
+            ),
+            rusqlite::params![tunnel, node, ttl],
+        )
+        .map_err(backend)?;
+        let lease = tx
+            .query_row(
+                "SELECT node, epoch FROM leases WHERE tunnel = ?1",
+                [tunnel],
+                |r| {
+                    Ok(Lease {
+                        node: r.get(0)?,
+                        epoch: r.get(1)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(backend)?;
+        tx.commit().map_err(backend)?;
+        Ok(lease)
+    }
+
+    fn release(&self, tunnel: &str, node: &str) -> Result<()> {
+        self.conn()
+            .execute(
+                "UPDATE leases SET expires_at = 0 WHERE tunnel = ?1 AND node = ?2",
+                [tunnel, node],
+            )
+            .map_err(backend)?;
+        Ok(())
     }
 
     fn heartbeat(&self, node: &NodeRecord) -> Result<()> {
@@ -451,6 +517,7 @@ pub(crate) mod tests {
             updated_at: now(),
             fwmark: 0x1234,
             routable: vec!["192.168.50.0/24".parse().unwrap()],
+            placement: Default::default(),
         }
     }
 

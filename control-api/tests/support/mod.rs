@@ -16,6 +16,7 @@ use tower::ServiceExt;
 use wiregate_control::api::{AppState, router};
 use wiregate_control::auth::Tokens;
 use wiregate_control::control::Control;
+use wiregate_control::placement::Placement;
 use wiregate_control::reconcile::Reconciler;
 use wiregate_control::store::cache::CachedStore;
 use wiregate_control::store::sqlite::SqliteStore;
@@ -48,6 +49,7 @@ pub fn open(db: PathBuf, dir: tempfile::TempDir) -> Api {
     let reconciler = Arc::new(Reconciler::new(
         store.clone(),
         Box::new(UserspaceFactory { shards: 2 }),
+        Arc::new(Placement::new("test-node")),
     ));
     let control = Arc::new(Control::new(store, reconciler.clone()));
     let tokens = Arc::new(Tokens::new(vec![ADMIN.into()], vec![READER.into()]));

@@ -82,6 +82,7 @@ fn records(t: &ConfiguredTunnel) -> (TunnelRecord, Vec<PeerRecord>) {
         updated_at: at,
         fwmark: c.fwmark,
         routable: t.routable.clone(),
+        placement: Default::default(),
     };
     let peers = c
         .peers

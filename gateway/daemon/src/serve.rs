@@ -15,6 +15,7 @@ use wiregate_control::api::AppState;
 use wiregate_control::auth::{self, Tokens};
 use wiregate_control::control::Control;
 use wiregate_control::metrics::ApiMetrics;
+use wiregate_control::placement::Placement;
 use wiregate_control::reconcile::Reconciler;
 use wiregate_control::store::Store;
 use wiregate_control::store::cache::CachedStore;
@@ -116,6 +117,7 @@ pub fn run_with(
     let reconciler = Arc::new(Reconciler::new(
         store.clone(),
         crate::backends::factory(&config, shards),
+        Arc::new(Placement::new(&config.node)),
     ));
     let control = Arc::new(Control::new(store.clone(), reconciler.clone()));
     // A tunnel whose file part the store refuses (a file peer whose key an API peer has,
