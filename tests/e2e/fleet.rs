@@ -2,14 +2,16 @@
 //! /run/wireguard) of its own, sharing one PostgreSQL database. A change made through any
 //! gateway's API is served by every other within a second; gateways allocating
 //! addresses in one tunnel at the same moment never hand out one twice; a tunnel placed
-//! on two nodes runs on one, and on the other within 15 s of the first being killed.
+//! on two nodes runs on one, and on the other within 15 s of the first being killed;
+//! through a database outage clients keep pinging and changes wait for the database; a
+//! gateway killed while it acknowledges changes loses none of them.
 
 use crate::cmd::wait_for;
-use crate::database::fresh_database;
+use crate::database::{Cluster, fresh_database};
 use crate::gateway::{Gateway, GatewayConfig, TunnelSpec};
 use crate::names::unique;
 use crate::netns::{self, Netns};
-use crate::ping::{must_ping, must_ping_within};
+use crate::ping::{must_ping, must_ping_within, ping};
 use crate::topo::{CLIENT_PORT, GW_PORT, Site, SiteSpec};
 use crate::wg::Keypair;
 use crate::wggo::{PeerSetting, WgGoClient};
@@ -134,13 +136,20 @@ fn every_gateway_lists_the_nodes_and_what_they_serve() {
     assert!(after >= Duration::from_secs(8), "lost too soon: {after:?}");
 }
 
+/// A fresh public key, made in-process: thousands of `wg genkey` would take minutes.
+fn public_key() -> String {
+    wiregate_core::PrivateKey::generate()
+        .public_key()
+        .to_base64()
+}
+
 /// `count` single-peer requests, each asking for the next free address of the pools.
 fn requests(tag: &str, count: usize) -> Vec<String> {
     (0..count)
         .map(|i| {
             json!({
                 "name": format!("{tag}-{i}"),
-                "public_key": Keypair::generate().public,
+                "public_key": public_key(),
             })
             .to_string()
         })
@@ -352,4 +361,162 @@ fn a_tunnel_placed_on_two_nodes_fails_over_when_its_node_is_killed() {
         .gw
         .json("GET", &format!("/v1/tunnels/{name}"), None, 200);
     assert_eq!(tunnel["status"]["state"], "standby", "{tunnel}");
+}
+
+#[test]
+fn through_a_database_outage_clients_keep_pinging_and_changes_wait() {
+    let cluster = Cluster::start();
+    let gw_keys = Keypair::generate();
+    let name = unique("wgfd");
+    // Two nodes, each with a client of its own.
+    let namespaces = [Netns::new(), Netns::new()];
+    let sites: Vec<Site> = namespaces
+        .iter()
+        .enumerate()
+        .map(|(i, ns)| Site::new(ns, &SiteSpec::hub(1, 11 + i as u8, &gw_keys.public)))
+        .collect();
+    let mut tunnel = TunnelSpec::new(&name, GW_PORT, &gw_keys, &["10.70.0.1/24"]);
+    tunnel.peers = sites.iter().map(Site::gateway_peer).collect();
+    let nodes: Vec<Gateway> = namespaces
+        .iter()
+        .enumerate()
+        .map(|(i, ns)| {
+            let mut config = GatewayConfig::new(vec![tunnel.clone()]);
+            config.store_url = Some(cluster.url.clone());
+            config.private_run = true;
+            config.node_name = Some(format!("node-{i}"));
+            Gateway::start(ns, &config, &[])
+        })
+        .collect();
+    for site in &sites {
+        must_ping(&site.ns, "10.70.0.1");
+    }
+    let peers = format!("/v1/tunnels/{name}/peers");
+
+    cluster.call("pause");
+    for (i, gw) in nodes.iter().enumerate() {
+        let (status, body) = gw.api(
+            None,
+            "POST",
+            &peers,
+            Some(r#"{"name": "during", "routes": ["10.70.0.50/32"]}"#),
+        );
+        assert_eq!(status, 503, "node {i}: {body}");
+        assert_eq!(
+            gw.json("GET", "/v1/health", None, 200)["status"],
+            "degraded"
+        );
+    }
+    // Across a heartbeat and a periodic pass.
+    std::thread::sleep(Duration::from_secs(3));
+    for site in &sites {
+        assert!(
+            ping(&site.ns, "10.70.0.1", 3),
+            "traffic stopped with the database"
+        );
+    }
+
+    cluster.call("resume");
+    let late = Keypair::generate().public;
+    let body =
+        json!({"name": "after", "public_key": late, "routes": ["10.70.0.51/32"]}).to_string();
+    let created = wait_for(Duration::from_secs(20), || {
+        let (status, _) = nodes[0].api(None, "POST", &peers, Some(&body));
+        (status == 201).then(Instant::now)
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "no change accepted once the database was back:\n{}",
+            nodes[0].stderr()
+        )
+    });
+    let reached = wait_for(Duration::from_secs(10), || {
+        nodes[1].peers(&name).contains(&late).then(Instant::now)
+    });
+    // The second node listens again within half a second of the database's return and
+    // then applies everything.
+    assert!(
+        reached.is_some_and(|at| at - created < Duration::from_secs(3)),
+        "the change made through node 0 after the outage did not reach node 1 within 3 s\n{}",
+        nodes[1].stderr()
+    );
+    let listed = nodes[1].json("GET", &peers, None, 200).to_string();
+    assert!(
+        listed.contains("after") && !listed.contains("during"),
+        "{listed}"
+    );
+    for site in &sites {
+        must_ping(&site.ns, "10.70.0.1");
+    }
+}
+
+#[test]
+fn a_gateway_killed_while_acknowledging_changes_loses_none() {
+    let url = fresh_database();
+    let nodes = fleet(&url, &[]);
+    let name = unique("wgfk");
+    let tunnel = json!({
+        "name": name,
+        "listen_port": GW_PORT,
+        "addresses": ["10.80.0.1/16"],
+        "pools": ["10.80.0.0/16"],
+    });
+    nodes[1]
+        .gw
+        .json("POST", "/v1/tunnels", Some(&tunnel.to_string()), 201);
+    // Bulk requests of 100 peers each, one after another, to the first node, which is
+    // killed meanwhile.
+    const BULKS: usize = 200;
+    let bodies: Vec<String> = (0..BULKS)
+        .map(|b| {
+            let peers: Vec<Value> = (0..100)
+                .map(|i| json!({"name": format!("b{b}-{i}"), "public_key": public_key()}))
+                .collect();
+            json!({ "peers": peers }).to_string()
+        })
+        .collect();
+    let path = format!("/v1/tunnels/{name}/peers/bulk");
+    let statuses = std::thread::scope(|scope| {
+        let sent = scope.spawn(|| nodes[0].gw.post_many(&path, &bodies));
+        // Once some have been acknowledged.
+        let started = wait_for(Duration::from_secs(30), || {
+            (all_peers(&nodes[1].gw, &name).len() >= 500).then_some(())
+        });
+        assert!(started.is_some(), "the bulk requests did not start");
+        nodes[0].gw.signal("KILL");
+        sent.join().unwrap()
+    });
+    let acknowledged = statuses.iter().take_while(|s| **s == 201).count();
+    assert!(
+        acknowledged < BULKS,
+        "every request was answered before the kill: the test proves nothing"
+    );
+    let names: HashSet<String> = all_peers(&nodes[1].gw, &name)
+        .iter()
+        .map(|p| p["name"].as_str().unwrap().to_owned())
+        .collect();
+    for b in 0..acknowledged {
+        for i in 0..100 {
+            assert!(
+                names.contains(&format!("b{b}-{i}")),
+                "acknowledged peer b{b}-{i} lost"
+            );
+        }
+    }
+    // The request in flight when the gateway died: all of it or none.
+    let in_flight = (0..100)
+        .filter(|i| names.contains(&format!("b{acknowledged}-{i}")))
+        .count();
+    assert!(
+        in_flight == 0 || in_flight == 100,
+        "half a bulk request stored: {in_flight}"
+    );
+    assert_eq!(
+        names.len(),
+        acknowledged * 100 + in_flight,
+        "peers stored that no request made"
+    );
+    eprintln!(
+        "{acknowledged} bulk requests acknowledged before the kill, all stored; the one in flight: {in_flight} of 100"
+    );
 }

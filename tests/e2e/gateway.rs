@@ -329,7 +329,7 @@ impl Gateway {
 
     /// POSTs each of `bodies` to `path`, one after another on one connection (one curl
     /// for them all: a process per request would measure process starts); returns each
-    /// answer's status.
+    /// answer's status, 0 for a request that got no answer (the gateway gone).
     pub fn post_many(&self, path: &str, bodies: &[String]) -> Vec<u16> {
         let url = format!("http://127.0.0.1:8080{path}");
         let mut config = String::new();
@@ -357,7 +357,7 @@ impl Gateway {
         let mut cmd = Command::new("ip");
         cmd.args(["netns", "exec", &self.ns_name, "curl", "-sS", "-K"])
             .arg(&*file);
-        let out = cmd::run_cmd(&mut cmd, None, Duration::from_secs(600));
+        let out = cmd::try_run_cmd(&mut cmd, None, Duration::from_secs(600)).stdout;
         out.lines()
             .map(|line| line.trim().parse().unwrap_or(0))
             .collect()

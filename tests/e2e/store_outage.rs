@@ -4,44 +4,15 @@
 //! `/v1/health` says `degraded`; once the database is back, changes work again without a
 //! restart.
 
-use crate::cmd::{self, wait_for};
+use crate::cmd::wait_for;
+use crate::database::Cluster;
 use crate::gateway::{Gateway, GatewayConfig, TunnelSpec};
 use crate::names::unique;
 use crate::netns::Netns;
 use crate::ping::{must_ping, ping};
 use crate::topo::{GW_PORT, Site, SiteSpec};
 use crate::wg::Keypair;
-use std::path::PathBuf;
 use std::time::Duration;
-
-/// A cluster of the test's own (tests/postgres), stopped and deleted when dropped.
-struct Cluster {
-    dir: PathBuf,
-    url: String,
-}
-
-fn script() -> String {
-    concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/postgres").to_owned()
-}
-
-impl Cluster {
-    fn start() -> Self {
-        let dir = std::env::temp_dir().join(unique("wgpg"));
-        let url = cmd::run(&[&script(), "start", dir.to_str().unwrap()])
-            .trim()
-            .to_owned();
-        Self { dir, url }
-    }
-    fn call(&self, what: &str) {
-        cmd::run(&[&script(), what, self.dir.to_str().unwrap()]);
-    }
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        let _ = cmd::try_run(&[&script(), "stop", self.dir.to_str().unwrap()]);
-    }
-}
 
 #[test]
 fn a_database_outage_refuses_changes_and_keeps_traffic_flowing() {

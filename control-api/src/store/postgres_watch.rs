@@ -19,7 +19,7 @@ const CHANGES: &str = "wiregate_changes";
 const POLL: Duration = Duration::from_millis(200);
 const PROBE: Duration = Duration::from_secs(5);
 /// Between attempts to reconnect.
-const RETRY: Duration = Duration::from_secs(1);
+const RETRY: Duration = Duration::from_millis(500);
 
 /// Announces, within the caller's transaction (so only if it commits), a change to
 /// `tunnel`.
@@ -85,10 +85,9 @@ fn watch(config: &postgres::Config, on: &OnAnnounced, stop: &AtomicBool) {
                 }
                 // Whatever was committed while nobody listened.
                 on(Announced::Anything);
-                let error = listen(&mut client, on, stop);
-                if let Some(e) = error {
+                if let Err(e) = listen(&mut client, on, stop) {
                     tracing::warn!(error = %e, "store watch: connection lost; reconnecting");
-                    lost = Some(e.to_string());
+                    lost = Some(e);
                 }
             }
             Err(e) => {
@@ -104,8 +103,12 @@ fn watch(config: &postgres::Config, on: &OnAnnounced, stop: &AtomicBool) {
     }
 }
 
-/// Delivers notifications until told to stop (`None`) or the connection fails.
-fn listen(client: &mut Client, on: &OnAnnounced, stop: &AtomicBool) -> Option<postgres::Error> {
+/// Delivers notifications until told to stop, or until the connection fails.
+fn listen(
+    client: &mut Client,
+    on: &OnAnnounced,
+    stop: &AtomicBool,
+) -> std::result::Result<(), String> {
     let mut silent = Duration::ZERO;
     while !stop.load(Ordering::Relaxed) {
         let next = client.notifications().timeout_iter(POLL).next();
@@ -120,20 +123,20 @@ fn listen(client: &mut Client, on: &OnAnnounced, stop: &AtomicBool) -> Option<po
                     ),
                 }
             }
+            // A server that shut down said so and closed the connection.
+            Ok(None) if client.is_closed() => return Err("the server closed the connection".into()),
             Ok(None) => {
                 silent += POLL;
                 // A connection whose server went away without a word is found out here.
                 if silent >= PROBE {
                     silent = Duration::ZERO;
-                    if let Err(e) = client.simple_query("SELECT 1") {
-                        return Some(e);
-                    }
+                    client.simple_query("SELECT 1").map_err(|e| e.to_string())?;
                 }
             }
-            Err(e) => return Some(e),
+            Err(e) => return Err(e.to_string()),
         }
     }
-    None
+    Ok(())
 }
 
 #[cfg(test)]
