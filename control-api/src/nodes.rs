@@ -153,11 +153,13 @@ pub fn join(
                             failing = false;
                         }
                         Ok(()) => {}
-                        Err(e) if !failing => {
-                            tracing::warn!(error = %e, "heartbeat: cannot report to the store");
-                            failing = true;
+                        Err(e) => {
+                            reconciler.placement().metrics().store_errors.inc();
+                            if !failing {
+                                tracing::warn!(error = %e, "heartbeat: cannot report to the store");
+                                failing = true;
+                            }
                         }
-                        Err(_) => {}
                     }
                     if stopped {
                         return;

@@ -11,6 +11,7 @@
 //! leased tunnels before any other node may start, so two nodes never serve one at once.
 //! (Tunnels on every node, and pinned ones, keep forwarding through a database outage.)
 
+use crate::metrics::NodeMetrics;
 use crate::model::{Placement as Where, TunnelRecord};
 use crate::nodes::HEARTBEAT;
 use crate::store::Store;
@@ -36,6 +37,7 @@ struct Held {
 #[derive(Debug)]
 pub struct Placement {
     node: String,
+    metrics: NodeMetrics,
     /// The leases this node holds, by tunnel.
     held: Mutex<HashMap<String, Held>>,
 }
@@ -44,12 +46,17 @@ impl Placement {
     pub fn new(node: &str) -> Self {
         Self {
             node: node.to_owned(),
+            metrics: NodeMetrics::default(),
             held: Mutex::new(HashMap::new()),
         }
     }
 
     pub fn node(&self) -> &str {
         &self.node
+    }
+
+    pub fn metrics(&self) -> &NodeMetrics {
+        &self.metrics
     }
 
     fn held(&self) -> MutexGuard<'_, HashMap<String, Held>> {
@@ -78,7 +85,10 @@ impl Placement {
         let mut changed = Vec::new();
         let tunnels = match store.tunnels() {
             Ok(tunnels) => tunnels,
-            Err(_) => return self.expire(),
+            Err(_) => {
+                self.metrics.store_errors.inc();
+                return self.expire();
+            }
         };
         let wanted: Vec<&TunnelRecord> = tunnels
             .iter()
@@ -110,7 +120,8 @@ impl Placement {
                 }
                 // Trusted until it runs out; `expire` lets go of it then.
                 Err(e) => {
-                    tracing::debug!(tunnel = %tunnel.name, error = %e, "cannot renew a lease")
+                    self.metrics.store_errors.inc();
+                    tracing::debug!(tunnel = %tunnel.name, error = %e, "cannot renew a lease");
                 }
             }
         }
@@ -130,6 +141,7 @@ impl Placement {
             changed.push(name);
         }
         changed.extend(self.expire());
+        self.metrics.leases.set(self.held().len() as i64);
         changed
     }
 

@@ -151,7 +151,10 @@ impl Reconciler {
         let _pass = self.pass();
         let names: BTreeSet<String> = match self.store.tunnels() {
             Ok(tunnels) => tunnels.into_iter().map(|t| t.name).collect(),
-            Err(e) => return tracing::error!(error = %e, "reconcile: cannot read the store"),
+            Err(e) => {
+                self.placement.metrics().store_errors.inc();
+                return tracing::error!(error = %e, "reconcile: cannot read the store");
+            }
         };
         let stale: Vec<String> = self
             .slots()
@@ -170,6 +173,7 @@ impl Reconciler {
         let snapshot = match self.store.snapshot(name) {
             Ok(snapshot) => snapshot,
             Err(e) => {
+                self.placement.metrics().store_errors.inc();
                 return tracing::error!(tunnel = name, error = %e, "reconcile: cannot read the store");
             }
         };

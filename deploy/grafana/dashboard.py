@@ -314,7 +314,21 @@ timeseries("Change fan-out",
            targets((f"histogram_quantile(0.5, sum by (instance, le) (rate(wiregate_store_fanout_seconds_bucket{{{FN}}}[{RI}])))",
                     "{{instance}} p50"),
                    (f"histogram_quantile(0.99, sum by (instance, le) (rate(wiregate_store_fanout_seconds_bucket{{{FN}}}[{RI}])))",
-                    "{{instance}} p99")), w=24, unit="s")
+                    "{{instance}} p99")), w=12, unit="s")
+timeseries("Node heartbeat age",
+           "Seconds since each node last reported to the store, as the store says (it "
+           "reports every 2 s; lost after 10 s). The alert fires above 30 s for 2 minutes.",
+           [target(f"max by (node) (wiregate_node_heartbeat_age_seconds{{{FN}}})",
+                   "{{node}}")], w=12, unit="s")
+timeseries("Leases held",
+           "Tunnels placed on several nodes that each node serves (holds the lease of).",
+           [target(f"sum by (instance) (wiregate_node_leases{{{FN}}})",
+                   "{{instance}}")], w=12, unit="none")
+timeseries("Store errors",
+           "Per minute: heartbeats, lease renewals and reconcile reads the store failed, "
+           "per node. Non-zero while the database cannot be reached.",
+           [target(f"60 * sum by (instance) (rate(wiregate_store_errors_total{{{FN}}}[{RI}]))",
+                   "{{instance}}")], w=12, unit="opm")
 
 # --- Process --------------------------------------------------------------------------
 row("Process")

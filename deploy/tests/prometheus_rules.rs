@@ -14,13 +14,14 @@ const RULES: &str = "prometheus/wiregate-alerts.yml";
 const RULE_TESTS: &str = "prometheus/wiregate-alerts.test.yml";
 
 /// The runbook sections of docs/operations.md, one per alert name.
-const RUNBOOK_ANCHORS: [&str; 6] = [
+const RUNBOOK_ANCHORS: [&str; 7] = [
     "alert-wiregatedown",
     "alert-wiregatetunneldown",
     "alert-wiregatepeerhandshakestale",
     "alert-wiregatedroprate",
     "alert-wiregateunderload",
     "alert-wiregatereconcilefailing",
+    "alert-wiregatenodelost",
 ];
 
 fn path(relative: &str) -> PathBuf {

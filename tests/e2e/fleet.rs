@@ -12,6 +12,7 @@ use crate::gateway::{Gateway, GatewayConfig, TunnelSpec};
 use crate::names::unique;
 use crate::netns::{self, Netns};
 use crate::ping::{must_ping, must_ping_within, ping};
+use crate::scrape::Scrape;
 use crate::topo::{CLIENT_PORT, GW_PORT, Site, SiteSpec};
 use crate::wg::Keypair;
 use crate::wggo::{PeerSetting, WgGoClient};
@@ -134,6 +135,13 @@ fn every_gateway_lists_the_nodes_and_what_they_serve() {
     let after = started.elapsed();
     eprintln!("a killed node was listed lost after {after:?}");
     assert!(after >= Duration::from_secs(8), "lost too soon: {after:?}");
+    // The survivor's metrics: the lost node's age, what the alert reads; none for the
+    // node that stopped cleanly.
+    let scrape = Scrape::fetch(&nodes[2].ns);
+    let age = |node: &str| scrape.find("wiregate_node_heartbeat_age_seconds", &[("node", node)]);
+    assert!(age("node-b")[0].value > 10.0, "{}", scrape.text);
+    assert!(age("node-a").is_empty(), "{}", scrape.text);
+    assert!(age("node-c")[0].value <= 3.0, "{}", scrape.text);
 }
 
 /// A fresh public key, made in-process: thousands of `wg genkey` would take minutes.
@@ -361,6 +369,8 @@ fn a_tunnel_placed_on_two_nodes_fails_over_when_its_node_is_killed() {
         .gw
         .json("GET", &format!("/v1/tunnels/{name}"), None, 200);
     assert_eq!(tunnel["status"]["state"], "standby", "{tunnel}");
+    let leases = |i: usize| Scrape::fetch(&nodes[i].ns).value("wiregate_node_leases", &[]);
+    assert_eq!((leases(second), leases(2)), (1.0, 0.0));
 }
 
 #[test]

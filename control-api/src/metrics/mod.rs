@@ -8,11 +8,13 @@
 pub mod api;
 mod exposition;
 pub mod http;
+pub mod node;
 pub mod peer_series;
 pub mod reconcile;
 mod tunnels;
 
 pub use api::ApiMetrics;
+pub use node::NodeMetrics;
 pub use peer_series::PeerSeries;
 pub use reconcile::ReconcileMetrics;
 
@@ -47,6 +49,7 @@ impl Metrics {
     ) -> prometheus::Result<Self> {
         let registry = Registry::new();
         reconciler.metrics().register(&registry)?;
+        reconciler.placement().metrics().register(&registry)?;
         api.register(&registry)?;
         let build = IntGauge::with_opts(
             Opts::new("wiregate_build_info", "Always 1; the version is a label.")
@@ -68,6 +71,10 @@ impl Metrics {
 
     /// The text exposition of every metric, as of now.
     pub fn render(&self) -> String {
+        self.reconciler
+            .placement()
+            .metrics()
+            .refresh(self.store.as_ref());
         let mut out = TextEncoder::new()
             .encode_to_string(&self.registry.gather())
             .unwrap_or_else(|e| {
