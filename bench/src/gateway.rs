@@ -25,13 +25,17 @@ pub struct Gateway {
 }
 
 impl Gateway {
-    pub fn start(wiregate: &Path) -> Result<Self, String> {
+    /// With `store_url`, the store is that PostgreSQL database (empty), else SQLite.
+    pub fn start(wiregate: &Path, store_url: Option<&str>) -> Result<Self, String> {
         let dir = tempfile::tempdir().map_err(|e| format!("temporary directory: {e}"))?;
         let config = dir.path().join("wiregate.toml");
-        let text = format!(
+        let mut text = format!(
             "state_dir = {:?}\n\n[api]\nlisten = \"{LISTEN}\"\ntokens = [\"{TOKEN}\"]\n",
             dir.path().join("state")
         );
+        if let Some(url) = store_url {
+            text.push_str(&format!("\n[store]\nurl = {url:?}\n"));
+        }
         std::fs::write(&config, text).map_err(|e| format!("{}: {e}", config.display()))?;
         let log = std::fs::File::create(dir.path().join("wiregate.log"))
             .map_err(|e| format!("log file: {e}"))?;

@@ -1,7 +1,8 @@
 //! `wiregate-bench`: benchmarks of wiregate. `provision` measures the control plane: a real
 //! `wiregate serve`, driven over its REST API, in a network namespace of its own.
 //! `tunnel` measures throughput and latency through a tunnel, wiregate side by side with
-//! other implementations. `capacity` measures the gateway under a load generator that
+//! other implementations. `fleet` measures three gateways sharing a PostgreSQL store:
+//! fan-out and failover. `capacity` measures the gateway under a load generator that
 //! speaks WireGuard as thousands of peers.
 #![forbid(unsafe_code)]
 
@@ -11,6 +12,8 @@ mod axis;
 mod capacity;
 #[cfg(target_os = "linux")]
 mod client;
+#[cfg(target_os = "linux")]
+mod fleet;
 #[cfg(target_os = "linux")]
 mod gateway;
 #[cfg(target_os = "linux")]
@@ -58,6 +61,28 @@ enum Command {
         /// Also write the results as JSON to this file.
         #[arg(long)]
         json: Option<PathBuf>,
+        /// Keep the store in this PostgreSQL database (a URL or key=value settings)
+        /// instead of SQLite.
+        #[arg(long)]
+        store_url: Option<String>,
+    },
+    /// Three gateways sharing a PostgreSQL store: how fast a change made through one is
+    /// served by the others, and how fast a tunnel placed on two moves when its gateway is
+    /// killed. Needs root and a PostgreSQL database (tests/postgres starts a throwaway one).
+    Fleet {
+        /// The shared store: a PostgreSQL URL or key=value settings; an empty database.
+        #[arg(long)]
+        store_url: String,
+        /// Peers created one by one through the first gateway.
+        #[arg(long, default_value_t = 500)]
+        changes: usize,
+        /// Times the placed tunnel's gateway is killed.
+        #[arg(long, default_value_t = 5)]
+        failovers: usize,
+        #[arg(long, default_value = "target/release/wiregate")]
+        wiregate: PathBuf,
+        #[arg(long)]
+        json: Option<PathBuf>,
     },
     /// Throughput and latency through a tunnel between two network namespaces (iperf3 TCP
     /// and UDP, ping), for wiregate and the other implementations on the same topology.
@@ -75,10 +100,25 @@ fn main() -> ExitCode {
             sequential,
             wiregate,
             json,
+            store_url,
         } => provision::run(&provision::Options {
             peers,
             sequential: sequential.unwrap_or(peers),
             wiregate,
+            json,
+            store_url,
+        }),
+        Command::Fleet {
+            store_url,
+            changes,
+            failovers,
+            wiregate,
+            json,
+        } => fleet::run(&fleet::Options {
+            wiregate,
+            store_url,
+            changes,
+            failovers,
             json,
         }),
         Command::Tunnel(args) => tunnel::run(&args),

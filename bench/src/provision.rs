@@ -32,6 +32,8 @@ pub struct Options {
     pub sequential: usize,
     pub wiregate: PathBuf,
     pub json: Option<PathBuf>,
+    /// PostgreSQL instead of SQLite.
+    pub store_url: Option<String>,
 }
 
 /// The four tunnels, one per way of creating peers, each with its own /16 and /64 pools
@@ -348,7 +350,7 @@ pub fn run(o: &Options) -> Result<(), String> {
     })?;
     netns::isolate()?;
     let load_before = loadavg();
-    let gw = Gateway::start(&wiregate)?;
+    let gw = Gateway::start(&wiregate, o.store_url.as_deref())?;
     let mut report =
         measure(&gw, o).map_err(|e| format!("{e}\nwiregate's log ends:\n{}", gw.log()))?;
     gw.stop()?;

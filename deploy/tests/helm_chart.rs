@@ -5,8 +5,9 @@
 //! yamllint) and hands back their verdicts with the rendered objects. Here the verdicts
 //! must be clean, and the objects must hold what the gateway needs: NET_ADMIN, the TUN
 //! device, a volume for the store, UDP ports that are the tunnels' ports, a
-//! ServiceMonitor only when asked, and no secret in the ConfigMap. Values files: the
-//! defaults, and ci/*.yaml, which between them set every option.
+//! ServiceMonitor only when asked, no secret in the ConfigMap, and more than one replica
+//! only on PostgreSQL (its URL from a Secret), spread over nodes, with a disruption
+//! budget. Values files: the defaults, and ci/*.yaml, which between them set every option.
 //!
 //! A missing tool is a failure, never a skip; deploy/helm/README.md says what to install.
 
@@ -43,11 +44,204 @@ fn every_values_file_renders_clean_manifests() {
                 "{unknown}"
             );
         }
-        assert_eq!(
-            one(report, "StatefulSet")["spec"]["replicas"],
-            1,
-            "one store, one pod"
+    }
+}
+
+#[test]
+fn every_ci_file_is_rendered() {
+    // A values file missing from VALUES_FILES would be checked by nothing here.
+    for entry in std::fs::read_dir(chart::chart_dir().join("ci")).expect("ci/") {
+        let name = format!("ci/{}", entry.unwrap().file_name().to_string_lossy());
+        assert!(
+            VALUES_FILES.contains(&Some(name.as_str())),
+            "{name} is not in VALUES_FILES"
         );
+    }
+}
+
+/// The StatefulSet's pod template spec.
+fn pod_spec(report: &Value) -> &Value {
+    &one(report, "StatefulSet")["spec"]["template"]["spec"]
+}
+
+/// Whether a label selector's matchLabels select the StatefulSet's pods.
+fn selects_the_pods(report: &Value, selector: &Value) -> bool {
+    let labels = &one(report, "StatefulSet")["spec"]["template"]["metadata"]["labels"];
+    let wanted = selector["matchLabels"].as_object().expect("matchLabels");
+    !wanted.is_empty() && wanted.iter().all(|(k, v)| &labels[k] == v)
+}
+
+#[test]
+fn more_than_one_replica_only_on_postgresql() {
+    for file in VALUES_FILES {
+        let report = rendered(file);
+        let replicas = one(report, "StatefulSet")["spec"]["replicas"]
+            .as_u64()
+            .expect("replicas");
+        assert_eq!(Some(replicas), report["values"]["replicaCount"].as_u64());
+        // One SQLite file, one pod: two would each own a copy of the truth.
+        let fleet = replicas > 1;
+        assert!(
+            !fleet || env_var(report, "WIREGATE_STORE_URL").is_some(),
+            "values {file:?}: {replicas} replicas on SQLite"
+        );
+        // Only a fleet gets a budget: one for a single pod would just block its drain.
+        let budgets = objects(report, "PodDisruptionBudget");
+        assert_eq!(budgets.len(), usize::from(fleet), "values {file:?}");
+        for budget in budgets {
+            assert_eq!(budget["apiVersion"], "policy/v1");
+            assert!(selects_the_pods(report, &budget["spec"]["selector"]));
+        }
+        let expected = match file {
+            Some("ci/fleet-values.yaml") => 3,
+            Some("ci/full-values.yaml") => 2,
+            _ => 1,
+        };
+        assert_eq!(replicas, expected, "values {file:?}");
+    }
+}
+
+#[test]
+fn the_defaults_run_one_gateway_without_a_budget() {
+    let report = rendered(None);
+    assert_eq!(one(report, "StatefulSet")["spec"]["replicas"], 1);
+    assert!(objects(report, "PodDisruptionBudget").is_empty());
+    assert!(
+        pod_spec(report).get("affinity").is_none(),
+        "no anti-affinity"
+    );
+    assert!(pod_spec(report).get("topologySpreadConstraints").is_none());
+    assert!(env_var(report, "WIREGATE_STORE_URL").is_none(), "SQLite");
+}
+
+#[test]
+fn the_fleet_values_run_three_gateways_apart() {
+    let report = rendered(Some("ci/fleet-values.yaml"));
+    assert_eq!(one(report, "StatefulSet")["spec"]["replicas"], 3);
+    let store_url = env_var(report, "WIREGATE_STORE_URL").expect("the store's URL");
+    assert_eq!(
+        store_url["valueFrom"]["secretKeyRef"],
+        serde_json::json!({"name": "wiregate-store", "key": "url"})
+    );
+    assert!(
+        store_url.get("value").is_none(),
+        "the URL itself in the pod"
+    );
+    // Soft by default: a pod short of a node of its own still runs.
+    let anti = &pod_spec(report)["affinity"]["podAntiAffinity"];
+    assert!(
+        anti.get("requiredDuringSchedulingIgnoredDuringExecution")
+            .is_none()
+    );
+    let preferred = anti["preferredDuringSchedulingIgnoredDuringExecution"]
+        .as_array()
+        .expect("a preferred anti-affinity");
+    let term = &preferred[0]["podAffinityTerm"];
+    assert_eq!(term["topologyKey"], "kubernetes.io/hostname");
+    assert!(selects_the_pods(report, &term["labelSelector"]), "{term}");
+    assert_eq!(
+        pod_spec(report)["topologySpreadConstraints"],
+        report["values"]["topologySpreadConstraints"]
+    );
+    let budget = &one(report, "PodDisruptionBudget")["spec"];
+    assert_eq!(budget["maxUnavailable"], 1);
+    assert!(budget.get("minAvailable").is_none(), "one of the two only");
+}
+
+#[test]
+fn a_given_affinity_and_budget_are_used_as_they_are() {
+    // full-values.yaml: two replicas, its own affinity, minAvailable, a URL inline.
+    let report = rendered(Some("ci/full-values.yaml"));
+    assert_eq!(pod_spec(report)["affinity"], report["values"]["affinity"]);
+    let budget = &one(report, "PodDisruptionBudget")["spec"];
+    assert_eq!(budget["minAvailable"], 1);
+    assert!(
+        budget.get("maxUnavailable").is_none(),
+        "one of the two only"
+    );
+    assert_eq!(
+        service(report, "tunnels")["spec"]["sessionAffinity"],
+        "ClientIP"
+    );
+}
+
+#[test]
+fn the_anti_affinity_can_be_required_or_left_out() {
+    let fleet = "replicaCount: 2\n\
+                 store: {postgres: {url: 'postgres://db.example.net/wiregate'}}\n\
+                 secret: {apiToken: a-token-of-16-characters}\n\
+                 podDisruptionBudget: {maxUnavailable: 50%}";
+    for anti in ["hard", "none"] {
+        let report = render(
+            None,
+            Some(&format!("{fleet}\npodAntiAffinity: {{type: {anti}}}")),
+        );
+        assert!(
+            report["render_error"].is_null(),
+            "{}",
+            report["render_error"]
+        );
+        assert_eq!(report["schema_errors"], serde_json::json!([]), "{anti}");
+        let affinity = pod_spec(&report).get("affinity");
+        if anti == "none" {
+            assert!(affinity.is_none(), "{affinity:?}");
+            continue;
+        }
+        let anti = &affinity.expect("an affinity")["podAntiAffinity"];
+        assert!(
+            anti.get("preferredDuringSchedulingIgnoredDuringExecution")
+                .is_none()
+        );
+        let term = &anti["requiredDuringSchedulingIgnoredDuringExecution"][0];
+        assert_eq!(term["topologyKey"], "kubernetes.io/hostname");
+        assert!(selects_the_pods(&report, &term["labelSelector"]), "{term}");
+        let budget = &one(&report, "PodDisruptionBudget")["spec"];
+        assert_eq!(budget["maxUnavailable"], "50%");
+    }
+}
+
+#[test]
+fn the_store_url_comes_from_a_secret() {
+    let b64 = base64::engine::general_purpose::STANDARD;
+    for file in VALUES_FILES {
+        let report = rendered(file);
+        let postgres = &report["values"]["store"]["postgres"];
+        let (url, existing) = (
+            postgres["url"].as_str().unwrap(),
+            postgres["existingSecret"].as_str().unwrap(),
+        );
+        let from = env_var(report, "WIREGATE_STORE_URL").map(|e| {
+            assert!(
+                e.get("value").is_none(),
+                "values {file:?}: the URL in the pod"
+            );
+            &e["valueFrom"]["secretKeyRef"]
+        });
+        let source = match (url, existing, from) {
+            ("", "", None) => "sqlite",
+            ("", existing, Some(from)) => {
+                assert_eq!(from["name"], existing, "values {file:?}");
+                assert_eq!(from["key"], postgres["urlKey"]);
+                "existing"
+            }
+            (url, "", Some(from)) => {
+                let secret = one(report, "Secret");
+                assert_eq!(from["name"], secret["metadata"]["name"]);
+                let data = &secret["data"][from["key"].as_str().unwrap()];
+                let decoded = b64.decode(data.as_str().expect("the URL's entry")).unwrap();
+                assert_eq!(decoded, url.as_bytes(), "values {file:?}");
+                "chart"
+            }
+            _ => panic!("values {file:?}: store {postgres}, env {from:?}"),
+        };
+        let expected = match file {
+            Some("ci/fleet-values.yaml") => "existing",
+            Some("ci/full-values.yaml") => "chart",
+            _ => "sqlite",
+        };
+        assert_eq!(source, expected, "values {file:?}");
+        // wiregate.toml leaves the store to the environment.
+        assert!(config(report).get("store").is_none());
     }
 }
 
@@ -239,7 +433,10 @@ fn secrets_stay_out_of_the_configmap() {
         let text = configmap_text(report);
         let config = config(report);
         let b64 = base64::engine::general_purpose::STANDARD;
-        let mut secrets: Vec<String> = vec![values["secret"]["apiToken"].as_str().unwrap().into()];
+        let mut secrets: Vec<String> = vec![
+            values["secret"]["apiToken"].as_str().unwrap().into(),
+            values["store"]["postgres"]["url"].as_str().unwrap().into(),
+        ];
         for tunnel in values["tunnels"].as_array().unwrap() {
             secrets.extend(tunnel["privateKey"].as_str().map(str::to_owned));
         }
@@ -421,6 +618,7 @@ fn the_config_has_only_fields_wiregate_knows() {
 #[test]
 fn values_that_cannot_work_are_refused_by_name() {
     let tunnel = "tunnels: [{name: wg0, listenPort: 51820}]";
+    let postgres = "store: {postgres: {url: 'postgres://db/w'}}";
     for (values, expected) in [
         ("tunnels: []".to_owned(), "at least one tunnel"),
         (
@@ -456,6 +654,49 @@ fn values_that_cannot_work_are_refused_by_name() {
         (
             format!("{tunnel}\nmetricsPort: 8080"),
             "listeners of their own",
+        ),
+        (
+            format!("{tunnel}\nreplicaCount: 2"),
+            "replicaCount is 2, but the store is SQLite",
+        ),
+        (
+            format!("{tunnel}\nreplicaCount: -1"),
+            "replicaCount must be 0 or more",
+        ),
+        (
+            format!("{tunnel}\nreplicaCount: 2\n{postgres}"),
+            "they need one token",
+        ),
+        (
+            format!("{tunnel}\nstore: {{postgres: {{url: 'mysql://db/w'}}}}"),
+            "must be a PostgreSQL URL",
+        ),
+        (
+            format!(
+                "{tunnel}\nstore: {{postgres: {{url: 'postgres://db/w', \
+                 existingSecret: s, urlKey: u}}}}"
+            ),
+            "give one of them",
+        ),
+        (
+            format!("{tunnel}\n{postgres}\nsecret: {{existingSecret: s}}"),
+            "store.postgres.existingSecret and store.postgres.urlKey",
+        ),
+        (
+            format!("{tunnel}\nstore: {{postgres: {{existingSecret: s}}}}"),
+            "store.postgres.urlKey must name its entry",
+        ),
+        (
+            format!("{tunnel}\nstore: {{postgres: {{urlKey: u}}}}"),
+            "urlKey names an entry of store.postgres.existingSecret",
+        ),
+        (
+            format!("{tunnel}\npodAntiAffinity: {{type: always}}"),
+            "soft, hard or none",
+        ),
+        (
+            format!("{tunnel}\nservice: {{udp: {{sessionAffinity: Sticky}}}}"),
+            "None or ClientIP",
         ),
     ] {
         let report = render(None, Some(&values));

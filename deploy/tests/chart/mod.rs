@@ -8,10 +8,11 @@ use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
 /// `None` is the chart's defaults; the others are files of the chart's ci/.
-pub const VALUES_FILES: [Option<&str>; 3] = [
+pub const VALUES_FILES: [Option<&str>; 4] = [
     None,
     Some("ci/full-values.yaml"),
     Some("ci/existing-secret-values.yaml"),
+    Some("ci/fleet-values.yaml"),
 ];
 /// Where the chart mounts the tunnels' key files (templates/_helpers.tpl).
 pub const KEY_DIR: &str = "/etc/wiregate/keys";

@@ -55,7 +55,7 @@ app.kubernetes.io/component: api
 {{- if not .Values.secret.existingSecret }}
 {{- $keys := list }}
 {{- range .Values.tunnels }}{{ if .privateKey }}{{ $keys = append $keys .name }}{{ end }}{{ end }}
-{{- if or .Values.secret.apiToken $keys }}true{{ end }}
+{{- if or .Values.secret.apiToken $keys .Values.store.postgres.url }}true{{ end }}
 {{- end }}
 {{- end }}
 
@@ -67,6 +67,37 @@ app.kubernetes.io/component: api
 {{/* The Secret's entry holding the API token; empty when wiregate generates one. */}}
 {{- define "wiregate.tokenEntry" -}}
 {{- if .Values.secret.apiToken }}api-token{{ else }}{{ .Values.secret.apiTokenKey }}{{ end }}
+{{- end }}
+
+{{/* The Secret and entry holding the PostgreSQL URL; both empty with SQLite. */}}
+{{- define "wiregate.storeUrlSecret" -}}
+{{- $pg := .Values.store.postgres }}
+{{- if $pg.url }}{{ include "wiregate.fullname" . }}{{ else if $pg.existingSecret }}{{ $pg.existingSecret }}{{ end }}
+{{- end }}
+{{- define "wiregate.storeUrlEntry" -}}
+{{- $pg := .Values.store.postgres }}
+{{- if $pg.url }}store-url{{ else if $pg.existingSecret }}{{ $pg.urlKey }}{{ end }}
+{{- end }}
+
+{{/*
+The pod's affinity: the values' own if given; else, with more than one replica, an
+anti-affinity that spreads the pods over nodes, so that losing one node loses one gateway.
+*/}}
+{{- define "wiregate.affinity" -}}
+{{- $anti := .Values.podAntiAffinity }}
+{{- if .Values.affinity }}
+{{- toYaml .Values.affinity }}
+{{- else if and (gt (int .Values.replicaCount) 1) (ne $anti.type "none") }}
+{{- $term := dict "topologyKey" $anti.topologyKey "labelSelector" (dict "matchLabels" (include "wiregate.selectorLabels" . | fromYaml)) -}}
+podAntiAffinity:
+{{- if eq $anti.type "hard" }}
+  requiredDuringSchedulingIgnoredDuringExecution:
+    {{- toYaml (list $term) | nindent 4 }}
+{{- else }}
+  preferredDuringSchedulingIgnoredDuringExecution:
+    {{- toYaml (list (dict "weight" 100 "podAffinityTerm" $term)) | nindent 4 }}
+{{- end }}
+{{- end }}
 {{- end }}
 
 {{/* Where the key files are mounted; wiregate.toml names them there. */}}
@@ -126,6 +157,38 @@ rendered: the same spirit as wiregate's own checks of its file.
 {{- end }}
 {{- if eq (int .Values.apiPort) (int .Values.metricsPort) }}
 {{- fail (printf "apiPort and metricsPort are both %d: wiregate serves them on listeners of their own" (int .Values.apiPort)) }}
+{{- end }}
+{{- $pg := .Values.store.postgres }}
+{{- if and $pg.url $pg.existingSecret }}
+{{- fail "store.postgres.url goes into the chart's Secret, but store.postgres.existingSecret is set: give one of them" }}
+{{- end }}
+{{- if and $pg.url .Values.secret.existingSecret }}
+{{- fail "store.postgres.url goes into the chart's Secret, but secret.existingSecret is set: put the URL in a Secret of yours and name it with store.postgres.existingSecret and store.postgres.urlKey" }}
+{{- end }}
+{{- if and $pg.url (not (or (hasPrefix "postgres://" $pg.url) (hasPrefix "postgresql://" $pg.url) (contains "=" $pg.url))) }}
+{{- fail "store.postgres.url must be a PostgreSQL URL (postgres://...) or libpq key=value settings" }}
+{{- end }}
+{{- if and $pg.existingSecret (not $pg.urlKey) }}
+{{- fail "store.postgres.existingSecret is set: store.postgres.urlKey must name its entry holding the URL" }}
+{{- end }}
+{{- if and $pg.urlKey (not $pg.existingSecret) }}
+{{- fail "store.postgres.urlKey names an entry of store.postgres.existingSecret, which is not set" }}
+{{- end }}
+{{- $replicas := int .Values.replicaCount }}
+{{- if lt $replicas 0 }}
+{{- fail (printf "replicaCount must be 0 or more, not %d" $replicas) }}
+{{- end }}
+{{- if and (gt $replicas 1) (not (include "wiregate.storeUrlEntry" .)) }}
+{{- fail (printf "replicaCount is %d, but the store is SQLite, a file in one pod's volume that pods cannot share: set store.postgres (existingSecret and urlKey, or url) to run more than one replica" $replicas) }}
+{{- end }}
+{{- if and (gt $replicas 1) (not (include "wiregate.tokenEntry" .)) }}
+{{- fail (printf "replicaCount is %d: the API Service spreads requests over the pods, so they need one token: set secret.apiToken, or secret.existingSecret and secret.apiTokenKey (else each pod generates its own)" $replicas) }}
+{{- end }}
+{{- if not (has .Values.podAntiAffinity.type (list "soft" "hard" "none")) }}
+{{- fail (printf "podAntiAffinity.type must be soft, hard or none, not %q" .Values.podAntiAffinity.type) }}
+{{- end }}
+{{- if not (has .Values.service.udp.sessionAffinity (list "" "None" "ClientIP")) }}
+{{- fail (printf "service.udp.sessionAffinity must be None or ClientIP, not %q" .Values.service.udp.sessionAffinity) }}
 {{- end }}
 {{- if not (has .Values.service.udp.type (list "LoadBalancer" "NodePort")) }}
 {{- fail (printf "service.udp.type must be LoadBalancer or NodePort, not %q" .Values.service.udp.type) }}
