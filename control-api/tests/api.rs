@@ -341,7 +341,7 @@ fn peers_get_addresses_keys_and_configs() {
         assert_problem(status, &body, StatusCode::NOT_FOUND, "not_found");
 
         // Both peers are in the data plane.
-        let state = api.reconciler.status(&name).unwrap().unwrap();
+        let state = api.plane.data_plane(&name).unwrap().unwrap();
         assert_eq!(state.peers.len(), 2);
         let (_, read) = api
             .admin(Method::GET, &format!("{peers}/{}", alice["id"]), None)
@@ -458,7 +458,7 @@ fn peers_get_addresses_keys_and_configs() {
             (StatusCode::OK, &Value::Bool(false)),
             "{body}"
         );
-        let state = api.reconciler.status(&name).unwrap().unwrap();
+        let state = api.plane.data_plane(&name).unwrap().unwrap();
         assert!(
             !state.peers.iter().any(|p| p.public_key.to_base64() == key),
             "disabled peer still carried"
@@ -490,8 +490,8 @@ fn peers_get_addresses_keys_and_configs() {
             )
             .await;
         assert_eq!(status, StatusCode::OK);
-        api.reconciler.all();
-        let state = api.reconciler.status(&name).unwrap().unwrap();
+        api.plane.reconcile_all();
+        let state = api.plane.data_plane(&name).unwrap().unwrap();
         assert!(
             !state
                 .peers
@@ -669,7 +669,7 @@ fn the_store_is_the_truth_across_restarts_and_drift_is_repaired() {
             stranger.to_hex()
         ));
         let carried = |api: &Api| -> Vec<String> {
-            let state = api.reconciler.status(&name).unwrap().unwrap();
+            let state = api.plane.data_plane(&name).unwrap().unwrap();
             state
                 .peers
                 .iter()
@@ -677,24 +677,24 @@ fn the_store_is_the_truth_across_restarts_and_drift_is_repaired() {
                 .collect()
         };
         assert_eq!(carried(&api), vec![stranger.to_base64()]);
-        api.reconciler.all();
+        api.plane.reconcile_all();
         assert_eq!(carried(&api), vec![key.clone()], "drift not repaired");
 
         // A restart (a new process on the same database) brings back everything.
         let Api {
             db,
             _dir,
-            reconciler,
+            plane,
             router,
             control,
         } = api;
-        reconciler.shutdown();
-        drop((reconciler, router, control));
+        drop((router, control));
+        plane.shutdown();
         let api = open(db, _dir);
-        api.reconciler.all();
+        api.plane.reconcile_all();
         let state = api
-            .reconciler
-            .status(&name)
+            .plane
+            .data_plane(&name)
             .expect("tunnel back")
             .expect("running");
         assert_eq!(state.peers[0].public_key.to_base64(), key);

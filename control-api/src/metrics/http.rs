@@ -25,16 +25,9 @@ async fn metrics(State(metrics): State<Arc<Metrics>>) -> impl IntoResponse {
     }
 }
 
-/// Serves `/metrics` on `listener` until `shutdown` completes.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    metrics: Arc<Metrics>,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    let router = Router::new()
+/// `GET /metrics`, rendering `metrics` at every scrape.
+pub fn router(metrics: Arc<Metrics>) -> Router {
+    Router::new()
         .route("/metrics", get(self::metrics))
-        .with_state(metrics);
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
+        .with_state(metrics)
 }

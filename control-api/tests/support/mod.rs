@@ -13,13 +13,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use tower::ServiceExt;
-use wiregate_control::api::{AppState, router};
-use wiregate_control::auth::Tokens;
 use wiregate_control::control::Control;
-use wiregate_control::placement::Placement;
-use wiregate_control::reconcile::Reconciler;
-use wiregate_control::store::cache::CachedStore;
-use wiregate_control::store::sqlite::SqliteStore;
+use wiregate_control::{ControlPlane, Settings, StoreLocation};
 use wiregate_core::PrivateKey;
 use wiregate_dataplane::UserspaceFactory;
 
@@ -29,7 +24,7 @@ pub const READER: &str = "read-only-token-for-tests";
 pub struct Api {
     pub router: Router,
     pub control: Arc<Control>,
-    pub reconciler: Arc<Reconciler>,
+    pub plane: ControlPlane,
     pub db: PathBuf,
     pub _dir: tempfile::TempDir,
 }
@@ -44,23 +39,21 @@ pub fn unique_name(prefix: &str) -> String {
     )
 }
 
+/// The control plane over the database `db`, through its front door (not started: the
+/// tests reconcile when they mean to), as the node `test-node`.
 pub fn open(db: PathBuf, dir: tempfile::TempDir) -> Api {
-    let store = Arc::new(CachedStore::new(SqliteStore::open(&db).expect("store")));
-    let reconciler = Arc::new(Reconciler::new(
-        store.clone(),
-        Box::new(UserspaceFactory { shards: 2 }),
-        Arc::new(Placement::new("test-node")),
-    ));
-    let control = Arc::new(Control::new(store, reconciler.clone()));
-    let tokens = Arc::new(Tokens::new(vec![ADMIN.into()], vec![READER.into()]));
+    let plane = ControlPlane::open(Settings {
+        store: StoreLocation::Sqlite(db.clone()),
+        node: "test-node".into(),
+        backends: Box::new(UserspaceFactory { shards: 2 }),
+        admin_tokens: vec![ADMIN.into()],
+        read_only_tokens: vec![READER.into()],
+    })
+    .expect("control plane");
     Api {
-        control: control.clone(),
-        router: router(AppState {
-            control,
-            tokens,
-            metrics: Default::default(),
-        }),
-        reconciler,
+        control: plane.control().clone(),
+        router: plane.api(),
+        plane,
         db,
         _dir: dir,
     }

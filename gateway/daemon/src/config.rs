@@ -172,7 +172,7 @@ fn node_name(file: FileNode, origin: &str) -> Result<String, Error> {
             "the host name (the default [node] name)",
         ),
     };
-    if wiregate_control::nodes::valid_name(&name) {
+    if wiregate_control::valid_node_name(&name) {
         Ok(name)
     } else {
         Err(Error::Parse {

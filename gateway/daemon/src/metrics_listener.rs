@@ -1,36 +1,31 @@
 //! The metrics listener of `wiregate serve`: `/metrics` on `[metrics] listen`, apart
-//! from the API, reading the reconciler's backends and the store when scraped.
+//! from the API, read from the control plane when scraped.
 
 use crate::config::MetricsConfig;
 use std::sync::Arc;
 use tokio::runtime::Runtime;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use wiregate_control::metrics::{ApiMetrics, Metrics};
-use wiregate_control::reconcile::Reconciler;
-use wiregate_control::store::Store;
+use wiregate_control::ControlPlane;
 
 /// Binds and serves the metrics until `stopped` turns true; `None` when turned off.
 pub fn start(
     runtime: &Runtime,
     config: &MetricsConfig,
-    reconciler: Arc<Reconciler>,
-    store: Arc<dyn Store>,
-    api: &ApiMetrics,
+    plane: &Arc<ControlPlane>,
     stopped: watch::Receiver<bool>,
 ) -> Result<Option<JoinHandle<std::io::Result<()>>>, String> {
     let Some(listen) = config.listen else {
         return Ok(None);
     };
-    let metrics = Metrics::new(reconciler, store, api, config.peer_series)
-        .map_err(|e| format!("metrics: {e}"))?;
+    let metrics = plane.metrics(config.peer_series)?;
     let listener = runtime
         .block_on(tokio::net::TcpListener::bind(listen))
         .map_err(|e| format!("metrics on {listen}: {e}"))?;
     tracing::info!(%listen, peer_series = %config.peer_series, "metrics are served");
-    Ok(Some(runtime.spawn(wiregate_control::metrics::http::serve(
+    Ok(Some(runtime.spawn(wiregate_control::serve(
         listener,
-        Arc::new(metrics),
+        metrics,
         until_stopped(stopped),
     ))))
 }

@@ -2,7 +2,7 @@
 //! The Windows service manager is told of the service's state by the service itself.
 
 use std::sync::Arc;
-use wiregate_control::reconcile::Reconciler;
+use wiregate_control::ControlPlane;
 
 pub fn ready(_status: &str) {}
 
@@ -10,4 +10,4 @@ pub fn stopping() {}
 
 pub fn reloading() {}
 
-pub fn start_watchdog(_reconciler: Arc<Reconciler>, _stopped: impl Fn() -> bool + Send + 'static) {}
+pub fn start_watchdog(_plane: Arc<ControlPlane>, _stopped: impl Fn() -> bool + Send + 'static) {}

@@ -9,9 +9,7 @@ use crate::config::Config;
 use crate::{file_tunnels, systemd};
 use std::path::PathBuf;
 use std::sync::Arc;
-use wiregate_control::auth::Tokens;
-use wiregate_control::control::Control;
-use wiregate_control::reconcile::Reconciler;
+use wiregate_control::ControlPlane;
 
 /// What a reload cannot change, as the running daemon has it.
 #[derive(Debug, Clone, PartialEq)]
@@ -47,9 +45,7 @@ pub struct Reload {
     pub path: Option<PathBuf>,
     pub state_dir: Option<PathBuf>,
     pub fixed: Fixed,
-    pub control: Arc<Control>,
-    pub reconciler: Arc<Reconciler>,
-    pub tokens: Arc<Tokens>,
+    pub plane: Arc<ControlPlane>,
 }
 
 impl Reload {
@@ -73,16 +69,16 @@ impl Reload {
         }
         match crate::serve::admin_tokens(&config) {
             Ok(admin) => {
-                self.tokens
-                    .replace(admin, config.api.read_only_tokens.clone());
-                let (admin, read_only) = self.tokens.counts();
+                let tokens = self.plane.tokens();
+                tokens.replace(admin, config.api.read_only_tokens.clone());
+                let (admin, read_only) = tokens.counts();
                 tracing::info!(admin, read_only, "reload: API tokens replaced");
             }
             Err(e) => tracing::error!(error = %e, "reload: the API tokens are kept as they were"),
         }
-        let applied = file_tunnels::apply(&self.control, &config.tunnels);
+        let applied = file_tunnels::apply(self.plane.control(), &config.tunnels);
         for name in &applied.imported {
-            self.reconciler.tunnel(name);
+            self.plane.reconcile(name);
         }
         if applied.refused.is_empty() {
             tracing::info!("configuration reloaded");

@@ -1,7 +1,9 @@
-//! `wiregate serve`: the gateway. The store (SQLite in the state directory) is the source
-//! of truth; tunnels of the configuration file are imported into it the first time they
-//! are seen (afterwards only their `backend` is taken from the file). The reconcile loop makes the backends match the store, and the REST API
-//! changes the store. Runs until SIGTERM or SIGINT.
+//! `wiregate serve`: the gateway. It opens the control plane (`wiregate_control::ControlPlane`)
+//! on the store the configuration names (SQLite in the state directory, or PostgreSQL
+//! shared with other gateways), imports the file's tunnels the first time they are seen
+//! (afterwards only their `backend` and file peers are taken from the file), starts it,
+//! and serves its API and metrics, the periodic reconcile pass, reloads and the systemd
+//! watchdog. Runs until SIGTERM or SIGINT.
 
 use crate::config::{Config, StoreConfig};
 use crate::keyfile;
@@ -11,16 +13,8 @@ use crate::{file_tunnels, reload};
 use std::path::Path;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
-use wiregate_control::api::AppState;
-use wiregate_control::auth::{self, Tokens};
-use wiregate_control::control::Control;
-use wiregate_control::metrics::ApiMetrics;
-use wiregate_control::placement::Placement;
-use wiregate_control::reconcile::Reconciler;
-use wiregate_control::store::Store;
-use wiregate_control::store::cache::CachedStore;
-use wiregate_control::store::postgres::PostgresStore;
-use wiregate_control::store::sqlite::SqliteStore;
+use wiregate_control::auth;
+use wiregate_control::{ControlPlane, Settings, StoreLocation};
 
 /// Environment variable that supplies an admin API token (instead of the token file).
 const TOKEN_ENV: &str = "WIREGATE_API_TOKEN";
@@ -49,23 +43,23 @@ impl Stop {
     }
 }
 
-/// The store the configuration names: SQLite in the state directory, or PostgreSQL,
-/// shared with other gateways; either behind a cache of decoded peers that rereads a
-/// tunnel whenever its revision moved (another gateway wrote).
-fn open_store(config: &Config) -> Result<Arc<dyn Store>, String> {
-    match &config.store {
+/// Where the configuration puts the store: SQLite in the state directory (made the
+/// owner's only), or PostgreSQL.
+fn store_location(config: &Config) -> Result<StoreLocation, String> {
+    Ok(match &config.store {
         StoreConfig::Sqlite => {
             let db = config.state_dir.join("wiregate.db");
-            let store = SqliteStore::open(&db).map_err(|e| format!("{}: {e}", db.display()))?;
+            // Created here so its access rights are set before SQLite writes to it.
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&db)
+                .map_err(|e| format!("{}: {e}", db.display()))?;
             crate::private_files::protect(&db).map_err(|e| format!("{}: {e}", db.display()))?;
-            Ok(Arc::new(CachedStore::new(store)))
+            StoreLocation::Sqlite(db)
         }
-        StoreConfig::Postgres(url) => {
-            let store = PostgresStore::open(url).map_err(|e| format!("[store] url: {e}"))?;
-            tracing::info!("store: PostgreSQL");
-            Ok(Arc::new(CachedStore::new(store)))
-        }
-    }
+        StoreConfig::Postgres(url) => StoreLocation::Postgres(url.clone()),
+    })
 }
 
 /// Admin tokens: the file's, else `WIREGATE_API_TOKEN`, else the token file in the state
@@ -113,29 +107,22 @@ pub fn run_with(
     // The state directory holds the store, keys and the token: the owner's only.
     crate::private_files::create_dir(&config.state_dir)
         .map_err(|e| format!("{}: {e}", config.state_dir.display()))?;
-    let store = open_store(&config)?;
-    let reconciler = Arc::new(Reconciler::new(
-        store.clone(),
-        crate::backends::factory(&config, shards),
-        Arc::new(Placement::new(&config.node)),
-    ));
-    let control = Arc::new(Control::new(store.clone(), reconciler.clone()));
+    let plane = Arc::new(ControlPlane::open(Settings {
+        store: store_location(&config)?,
+        node: config.node.clone(),
+        backends: crate::backends::factory(&config, shards),
+        admin_tokens: admin_tokens(&config)?,
+        read_only_tokens: config.api.read_only_tokens.clone(),
+    })?);
     // A tunnel whose file part the store refuses (a file peer whose key an API peer has,
     // say) runs as stored; the others are not held hostage to it. The file itself was
     // checked whole before this.
-    for refused in file_tunnels::apply(&control, &config.tunnels).refused {
+    for refused in file_tunnels::apply(plane.control(), &config.tunnels).refused {
         tracing::error!("the configuration file is not applied to {refused}; it runs as stored");
     }
-    reconciler.all();
-    // Changes other gateways sharing the store make, applied as they are announced.
-    let watch = wiregate_control::fanout::follow(store.as_ref(), reconciler.clone())
-        .map_err(|e| format!("watching the store: {e}"))?;
-    let heartbeat = wiregate_control::nodes::join(store.clone(), reconciler.clone(), &config.node)?;
+    // The tunnels up, other gateways' changes followed, the fleet joined.
+    plane.start()?;
 
-    let tokens = Arc::new(Tokens::new(
-        admin_tokens(&config)?,
-        config.api.read_only_tokens.clone(),
-    ));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -146,16 +133,8 @@ pub fn run_with(
         .map_err(|e| format!("API on {}: {e}", config.api.listen))?;
     tracing::info!(listen = %config.api.listen, shards, "wiregate is serving");
 
-    let api_metrics = ApiMetrics::default();
     let (stopping, stopped) = tokio::sync::watch::channel(false);
-    let metrics = metrics_listener::start(
-        &runtime,
-        &config.metrics,
-        reconciler.clone(),
-        store.clone(),
-        &api_metrics,
-        stopped.clone(),
-    )?;
+    let metrics = metrics_listener::start(&runtime, &config.metrics, &plane, stopped.clone())?;
 
     let stop = Arc::new(Stop::default());
     let stopper: Stopper = {
@@ -171,9 +150,7 @@ pub fn run_with(
             path: path.map(Path::to_path_buf),
             state_dir: state_dir.map(Path::to_path_buf),
             fixed: reload::Fixed::of(&config),
-            control: control.clone(),
-            reconciler: reconciler.clone(),
-            tokens: tokens.clone(),
+            plane: plane.clone(),
         };
         let stopper = stopper.clone();
         crate::signals::handle(move || stopper(), move || reload.run())
@@ -181,32 +158,27 @@ pub fn run_with(
     }
     // The periodic pass: expiry, drift repair, retrying failed tunnels.
     let periodic = {
-        let (stop, reconciler) = (stop.clone(), reconciler.clone());
+        let (stop, plane) = (stop.clone(), plane.clone());
         let interval = Duration::from_secs(config.reconcile_interval);
         std::thread::Builder::new()
             .name("reconcile".into())
             .spawn(move || {
                 while !stop.wait(interval) {
-                    reconciler.all();
+                    plane.reconcile_all();
                 }
             })
             .map_err(|e| e.to_string())?
-    };
-    let state = AppState {
-        control,
-        tokens,
-        metrics: api_metrics,
     };
     // Tunnels were brought up by the first pass above; the API and metrics listen.
     systemd::ready(&format!("serving; API on {}", config.api.listen));
     ready(stopper);
     {
         let stop = stop.clone();
-        systemd::start_watchdog(reconciler.clone(), move || stop.wait(Duration::ZERO));
+        systemd::start_watchdog(plane.clone(), move || stop.wait(Duration::ZERO));
     }
-    let served = runtime.block_on(wiregate_control::api::serve(
+    let served = runtime.block_on(wiregate_control::serve(
         listener,
-        state,
+        plane.api(),
         metrics_listener::until_stopped(stopped),
     ));
     if let Some(task) = metrics
@@ -216,9 +188,7 @@ pub fn run_with(
     }
     stop.stop();
     let _ = periodic.join();
-    drop(watch);
-    reconciler.shutdown();
-    // Says the node stopped, after its tunnels went.
-    drop(heartbeat);
+    // The tunnels down, then the node reported stopped and its leases released.
+    plane.shutdown();
     served.map_err(|e| format!("API: {e}"))
 }

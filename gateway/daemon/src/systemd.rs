@@ -8,7 +8,7 @@
 use sd_notify::NotifyState;
 use std::sync::Arc;
 use std::time::Duration;
-use wiregate_control::reconcile::Reconciler;
+use wiregate_control::ControlPlane;
 
 fn notify(states: &[NotifyState]) {
     if let Err(e) = sd_notify::notify(false, states) {
@@ -45,9 +45,9 @@ fn watchdog_usec() -> Option<u64> {
 }
 
 /// Starts the watchdog pings if the unit asked for them (`WATCHDOG_USEC`). A ping is sent
-/// only after the reconciler's lock could be taken: a daemon stuck in a pass stops pinging
+/// only once no reconcile pass runs: a daemon stuck in a pass stops pinging
 /// and systemd restarts it.
-pub fn start_watchdog(reconciler: Arc<Reconciler>, stopped: impl Fn() -> bool + Send + 'static) {
+pub fn start_watchdog(plane: Arc<ControlPlane>, stopped: impl Fn() -> bool + Send + 'static) {
     let Some(usec) = watchdog_usec() else {
         return;
     };
@@ -57,7 +57,7 @@ pub fn start_watchdog(reconciler: Arc<Reconciler>, stopped: impl Fn() -> bool + 
         .name("watchdog".into())
         .spawn(move || {
             while !stopped() {
-                reconciler.wait_until_idle();
+                plane.wait_until_idle();
                 notify(&[NotifyState::Watchdog]);
                 std::thread::sleep(interval);
             }
