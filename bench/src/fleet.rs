@@ -270,12 +270,7 @@ pub fn run(o: &Options) -> Result<(), String> {
     if !(10..=5000).contains(&o.changes) || !(1..=20).contains(&o.failovers) {
         return Err("--changes must be 10-5000 and --failovers 1-20".into());
     }
-    let wiregate = o.wiregate.canonicalize().map_err(|e| {
-        format!(
-            "{}: {e} (build it: cargo build --release -p wiregate)",
-            o.wiregate.display()
-        )
-    })?;
+    let wiregate = crate::gateway::binary(&o.wiregate)?;
     netns::isolate()?;
     let mut nodes = Vec::with_capacity(NODES);
     for i in 0..NODES {

@@ -18,6 +18,16 @@ const STOP_GRACE: Duration = Duration::from_secs(10);
 /// How long the API may take to come up.
 const STARTUP: Duration = Duration::from_secs(15);
 
+/// The wiregate binary at `path`, made absolute; a missing one says how to build it.
+pub fn binary(path: &Path) -> Result<std::path::PathBuf, String> {
+    path.canonicalize().map_err(|e| {
+        format!(
+            "{}: {e} (build it: cargo build --release -p wiregate)",
+            path.display()
+        )
+    })
+}
+
 #[derive(Debug)]
 pub struct Gateway {
     child: Child,

@@ -342,12 +342,7 @@ pub fn run(o: &Options) -> Result<(), String> {
         return Err("--sequential must be 10-60000 (a /16 pool holds 65,534 peers)".into());
     }
     // Resolved before anything else, so a missing binary is reported as such.
-    let wiregate = o.wiregate.canonicalize().map_err(|e| {
-        format!(
-            "{}: {e} (build it: cargo build --release -p wiregate)",
-            o.wiregate.display()
-        )
-    })?;
+    let wiregate = crate::gateway::binary(&o.wiregate)?;
     netns::isolate()?;
     let load_before = loadavg();
     let gw = Gateway::start(&wiregate, o.store_url.as_deref())?;
