@@ -157,6 +157,9 @@ impl Device {
                 source,
             })?;
         let routing = Arc::new(ArcSwap::from_pointee(Routing::default()));
+        let ratelimit = Arc::new(std::sync::Mutex::new(
+            crate::ratelimit::RateLimiter::default(),
+        ));
         let lifecycle = Arc::new(Lifecycle::default());
         let stats: Vec<Arc<ShardStats>> = (0..shards).map(|_| Arc::default()).collect();
         let mut channels = Vec::with_capacity(shards);
@@ -189,6 +192,7 @@ impl Device {
                 out: crate::send::SendBatch::new(),
                 tun_out: crate::tun::TunWriteBatch::default(),
                 handshakes: Default::default(),
+                ratelimit: ratelimit.clone(),
                 pending: (0..shards).map(|_| Default::default()).collect(),
                 scratch: vec![0; wiregate_core::protocol::MAX_IP_PACKET + 256],
                 mtu: wiregate_core::config::DEFAULT_MTU.into(),

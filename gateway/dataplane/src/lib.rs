@@ -21,6 +21,7 @@ pub mod index;
 pub mod netconf;
 mod padding;
 mod peer;
+mod ratelimit;
 mod receive;
 mod routing;
 mod send;

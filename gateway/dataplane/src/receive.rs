@@ -177,6 +177,16 @@ impl Shard {
                 bump(&self.stats.drop_low_order_key, 1);
                 bump(&self.stats.handshake_failures, 1);
             }
+            Ok(Packet::HandshakeInit(_))
+                if under_load
+                    && !self
+                        .ratelimit
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .allow(from.remote.ip(), Instant::now()) =>
+            {
+                bump(&self.stats.drop_ratelimited, 1);
+            }
             Ok(Packet::HandshakeInit(_)) => {
                 if self.handshakes.push(from, data) {
                     bump(&self.stats.handshake_initiations, 1);

@@ -122,6 +122,9 @@ pub(crate) struct Shard {
     pub out: SendBatch,
     /// Initiations waiting to be opened.
     pub handshakes: HandshakeQueue,
+    /// Per-source limits on initiations under load, shared by the device's shards (a
+    /// source's datagrams may reach any of them).
+    pub ratelimit: Arc<std::sync::Mutex<crate::ratelimit::RateLimiter>>,
     /// Decrypted packets for the TUN queue, written (coalesced) at the end of a batch.
     pub tun_out: TunWriteBatch,
     /// Handoffs gathered during a batch, by destination shard.

@@ -145,6 +145,8 @@ counters! {
     drop_no_route,
     /// Packets dropped because a queue (handoff, socket) was full.
     drop_queue_full,
+    /// Handshake initiations over their source's limit under load (20 a second, burst 5, per IPv4 address or IPv6 /64), or from a new source while the limiter's table is full.
+    drop_ratelimited,
     /// Packets that could not be written to the TUN device or the socket.
     drop_io,
 }

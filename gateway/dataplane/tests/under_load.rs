@@ -1,7 +1,8 @@
 //! Cookies under load, in-process against a real one-shard device: a flood of handshake
 //! initiations fills the shard's handshake queue, and while it is long the device
 //! answers initiations without a cookie MAC with cookie replies instead of opening
-//! them; a real peer that takes the cookie and retries gets its handshake; and once
+//! them; a real peer that takes the cookie and retries gets its handshake, but no more
+//! than its source's share (burst 5, 20 a second) while the load lasts; and once
 //! the queue has drained and a second has passed, initiations are opened without one.
 //!
 //! Needs root (a network namespace and a TUN device), as the e2e tests do.
@@ -116,6 +117,29 @@ fn a_long_handshake_queue_answers_with_cookies_and_a_cookie_gets_through() {
         tunn.decapsulate(None, &buf[..n], &mut out),
         TunnResult::WriteToNetwork(_)
     ));
+    // Its source may not open more than its share while the load lasts: a burst of 5,
+    // then 20 a second (the kernel's limits). 15 more at once, each with the cookie: at
+    // most 4 more are opened (the retry above took a token), the rest are refused.
+    let before = counters(&device).drop_ratelimited;
+    for _ in 0..15 {
+        client.send(&initiation(&mut tunn)).unwrap();
+    }
+    client
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    let mut responses = 0;
+    while let Ok(n) = client.recv(&mut buf) {
+        responses += usize::from(message_type(&buf[..n]) == RESPONSE);
+    }
+    client
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let limited = counters(&device).drop_ratelimited - before;
+    assert!(
+        (1..=5).contains(&responses) && limited >= 10 && limited as usize + responses == 15,
+        "{responses} responses, {limited} refused by the per-source limit"
+    );
+
     let c = counters(&device);
     assert!(
         c.cookie_replies >= 1 && c.cookie_replies < FLOOD as u64,
