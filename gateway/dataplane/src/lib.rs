@@ -18,7 +18,8 @@ mod device;
 mod handoff;
 mod handshake;
 pub mod index;
-pub mod netconf;
+/// Interface configuration (its own crate, shared with the kernel backend).
+pub use wiregate_netconf as netconf;
 mod padding;
 mod peer;
 mod ratelimit;

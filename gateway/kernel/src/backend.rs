@@ -10,7 +10,7 @@ use crate::{genl, plan};
 use std::io;
 use std::sync::Mutex;
 use wiregate_core::{Backend, BackendError, BackendFactory, TunnelConfig, TunnelState};
-use wiregate_dataplane::netconf;
+use wiregate_netconf as netconf;
 
 /// What an operator sees when the kernel cannot do it.
 pub const NO_KERNEL_SUPPORT: &str =

@@ -7,7 +7,7 @@ use netlink_packet_core::{NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST, NetlinkMessage, 
 use netlink_packet_generic::GenlMessage;
 use netlink_packet_wireguard::{WireguardAttribute, WireguardCmd, WireguardMessage};
 use std::io;
-use wiregate_dataplane::netconf::blocking;
+use wiregate_netconf::blocking;
 
 fn genl_error(e: GenetlinkError) -> io::Error {
     match e {

@@ -7,8 +7,8 @@ use ipnet::IpNet;
 use std::collections::BTreeMap;
 use std::process::Command;
 use wiregate_core::{Backend, PeerConfig, PresharedKey, PrivateKey, TunnelConfig};
-use wiregate_dataplane::netconf;
 use wiregate_kernel::KernelTunnel;
+use wiregate_netconf as netconf;
 
 fn enter_namespace() {
     nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET)
