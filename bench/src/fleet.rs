@@ -6,7 +6,8 @@
 //! checked against what the gateways say, so a broken run fails instead of reporting.
 
 use crate::client::Client;
-use crate::{host, keys, netns};
+use crate::netns::{self, ip};
+use crate::{host, keys};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -33,22 +34,6 @@ pub struct Options {
     pub json: Option<PathBuf>,
 }
 
-fn run_cmd(args: &[&str]) -> Result<(), String> {
-    let out = Command::new(args[0])
-        .args(&args[1..])
-        .output()
-        .map_err(|e| format!("{}: {e}", args.join(" ")))?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "`{}`: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
-        ))
-    }
-}
-
 /// One gateway: its namespace, process and state directory. Dropping it kills the
 /// process and deletes the namespace.
 struct Node {
@@ -70,7 +55,7 @@ impl Node {
     /// A namespace linked to the benchmark's (10.250.<i>.1 here, .2 there).
     fn new(index: usize, wiregate: &Path, url: &str) -> Result<Self, String> {
         let ns = format!("wgbf{}n{index}", std::process::id());
-        run_cmd(&["ip", "netns", "add", &ns])?;
+        ip(&["netns", "add", &ns])?;
         let dir = tempfile::tempdir().map_err(|e| format!("temporary directory: {e}"))?;
         let node = Node {
             index,
@@ -79,33 +64,18 @@ impl Node {
             child: None,
         };
         let (here, there) = (format!("wgbf{index}a"), format!("wgbf{index}b"));
-        run_cmd(&[
-            "ip", "link", "add", &here, "type", "veth", "peer", "name", &there, "netns", &node.ns,
+        let (near, far) = (
+            format!("10.250.{index}.1/24"),
+            format!("10.250.{index}.2/24"),
+        );
+        ip(&[
+            "link", "add", &here, "type", "veth", "peer", "name", &there, "netns", &node.ns,
         ])?;
-        run_cmd(&[
-            "ip",
-            "addr",
-            "add",
-            &format!("10.250.{index}.1/24"),
-            "dev",
-            &here,
-        ])?;
-        run_cmd(&["ip", "link", "set", &here, "up"])?;
-        let inside = |args: &[&str]| {
-            let mut all = vec!["ip", "netns", "exec", &node.ns];
-            all.extend_from_slice(args);
-            run_cmd(&all)
-        };
-        inside(&[
-            "ip",
-            "addr",
-            "add",
-            &format!("10.250.{index}.2/24"),
-            "dev",
-            &there,
-        ])?;
-        inside(&["ip", "link", "set", &there, "up"])?;
-        inside(&["ip", "link", "set", "lo", "up"])?;
+        ip(&["addr", "add", &near, "dev", &here])?;
+        ip(&["link", "set", &here, "up"])?;
+        ip(&["-n", &node.ns, "addr", "add", &far, "dev", &there])?;
+        ip(&["-n", &node.ns, "link", "set", &there, "up"])?;
+        ip(&["-n", &node.ns, "link", "set", "lo", "up"])?;
         let config = format!(
             "state_dir = {:?}\n\n[api]\nlisten = \"10.250.{index}.2:8080\"\ntokens = [\"{TOKEN}\"]\n\n[store]\nurl = {url:?}\n\n[node]\nname = \"node-{index}\"\n",
             node.dir.path().join("state"),
@@ -174,7 +144,7 @@ impl Drop for Node {
         if let Some(mut child) = self.child.take() {
             host::stop(&mut child, Duration::from_secs(10));
         }
-        let _ = run_cmd(&["ip", "netns", "del", &self.ns]);
+        let _ = ip(&["netns", "del", &self.ns]);
     }
 }
 

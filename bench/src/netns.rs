@@ -1,6 +1,7 @@
 //! Isolation: the benchmark moves itself into a new network namespace before it starts
 //! anything, so the gateway it runs (and its TUN devices, routes and sockets) inherits it
-//! and nothing touches the host's network.
+//! and nothing touches the host's network. And `ip`, for the namespaces and links the
+//! benchmarks build.
 
 use nix::sched::{CloneFlags, unshare};
 use std::process::Command;
@@ -15,12 +16,21 @@ pub fn isolate() -> Result<(), String> {
         );
     }
     unshare(CloneFlags::CLONE_NEWNET).map_err(|e| format!("unshare(CLONE_NEWNET): {e}"))?;
-    let status = Command::new("ip")
-        .args(["link", "set", "lo", "up"])
-        .status()
-        .map_err(|e| format!("running `ip link set lo up` (is iproute2 installed?): {e}"))?;
-    if !status.success() {
-        return Err(format!("`ip link set lo up` failed: {status}"));
+    ip(&["link", "set", "lo", "up"])
+}
+
+/// Runs `ip` with these arguments; its stderr becomes the error.
+pub fn ip(args: &[&str]) -> Result<(), String> {
+    let out = Command::new("ip")
+        .args(args)
+        .output()
+        .map_err(|e| format!("running ip (is iproute2 installed?): {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "`ip {}` failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
     }
     Ok(())
 }

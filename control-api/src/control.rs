@@ -133,36 +133,38 @@ impl Control {
         &self,
         tunnel: &str,
         mut plan: impl FnMut(&Snapshot) -> Result<(Change, T), ApiError>,
-    ) -> Result<(Committed, T), ApiError> {
+    ) -> Result<(Vec<PeerRecord>, T), ApiError> {
         let mut outcome = None;
         self.store.exclusively(tunnel, &mut || {
             outcome = Some(self.plan_and_commit(tunnel, &mut plan));
         })?;
-        let outcome = outcome.expect("exclusively runs its work");
-        if outcome.is_ok() {
-            self.reconciler.tunnel(tunnel);
-        }
-        outcome
+        let (committed, planned) = outcome.expect("exclusively runs its work")?;
+        // A change of nothing wrote nothing: the data plane has it already.
+        let inserted = match committed {
+            Some(committed) => {
+                self.reconciler.tunnel(tunnel);
+                committed.inserted
+            }
+            None => Vec::new(),
+        };
+        Ok((inserted, planned))
     }
 
+    /// `plan` on the tunnel as it is now, committed; `None` if it changes nothing.
     fn plan_and_commit<T>(
         &self,
         tunnel: &str,
         plan: &mut impl FnMut(&Snapshot) -> Result<(Change, T), ApiError>,
-    ) -> Result<(Committed, T), ApiError> {
+    ) -> Result<(Option<Committed>, T), ApiError> {
         let mut attempts = 0;
         loop {
             let snapshot = self.snapshot(tunnel)?;
             let (change, planned) = plan(&snapshot)?;
             if change.is_empty() {
-                let unchanged = Committed {
-                    revision: snapshot.revision,
-                    inserted: Vec::new(),
-                };
-                return Ok((unchanged, planned));
+                return Ok((None, planned));
             }
             match self.store.change(&change) {
-                Ok(committed) => return Ok((committed, planned)),
+                Ok(committed) => return Ok((Some(committed), planned)),
                 Err(StoreError::Stale(_)) if attempts < STALE_RETRIES => attempts += 1,
                 Err(e) => return Err(e.into()),
             }
@@ -185,7 +187,7 @@ impl Control {
         let peer = self
             .store
             .peer(tunnel, id)?
-            .ok_or_else(|| ApiError::not_found(format!("no peer {id} in tunnel {tunnel:?}")))?;
+            .ok_or_else(|| no_peer(tunnel, id))?;
         Ok((record, peer))
     }
 
@@ -464,7 +466,7 @@ impl Control {
             })
             .collect::<Vec<_>>();
         let at = now();
-        let (committed, (record, secrets)) = self.commit(tunnel, |current| {
+        let (inserted, (record, secrets)) = self.commit(tunnel, |current| {
             let (records, secrets) = new_peers(current, &new, &keypairs, at)?;
             let mut all = current.peers.clone();
             all.extend(records.iter().cloned());
@@ -476,8 +478,7 @@ impl Control {
             Ok((change, (current.tunnel.clone(), secrets)))
         })?;
         let renderer = crate::clientconfig::Renderer::new(&record);
-        Ok(committed
-            .inserted
+        Ok(inserted
             .iter()
             .zip(secrets)
             .map(|(p, secret)| CreatedPeer {

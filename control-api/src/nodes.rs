@@ -7,9 +7,10 @@ use crate::model::{NodeRecord, now};
 use crate::reconcile::Reconciler;
 use crate::store::Store;
 use serde::Serialize;
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 use utoipa::ToSchema;
+use wiregate_core::stop::Worker;
 
 /// How often a node reports.
 pub const HEARTBEAT: Duration = Duration::from_secs(2);
@@ -48,28 +49,8 @@ pub fn valid_name(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
 }
 
-#[derive(Debug, Default)]
-struct Stop {
-    stopped: Mutex<bool>,
-    changed: Condvar,
-}
-
 /// The node's reports, sent until dropped; it then reports the node stopped.
-#[derive(Debug)]
-pub struct Heartbeat {
-    stop: Arc<Stop>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Drop for Heartbeat {
-    fn drop(&mut self) {
-        *self.stop.stopped.lock().unwrap_or_else(|e| e.into_inner()) = true;
-        self.stop.changed.notify_all();
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
+pub type Heartbeat = Worker;
 
 /// Whether another running gateway reports under `name`. A node of that name seen
 /// lately may be this gateway's own previous process, killed a moment ago: it is watched
@@ -119,7 +100,6 @@ pub fn join(
         Ok(None) => {}
         Err(e) => tracing::warn!(node = name, error = %e, "cannot read the nodes; starting anyway"),
     }
-    let stop = Arc::new(Stop::default());
     let mut record = NodeRecord {
         name: name.to_owned(),
         version: env!("CARGO_PKG_VERSION").to_owned(),
@@ -129,56 +109,43 @@ pub fn join(
         stopped: false,
         serving: Vec::new(),
     };
-    let thread = std::thread::Builder::new()
-        .name("heartbeat".into())
-        .spawn({
-            let stop = stop.clone();
-            move || {
-                let mut failing = false;
-                loop {
-                    let stopped = *stop.stopped.lock().unwrap_or_else(|e| e.into_inner());
-                    if stopped {
-                        // The tunnels are down already: others may take them at once.
-                        reconciler.placement().release_all(store.as_ref());
-                    } else {
-                        for tunnel in reconciler.placement().renew(store.as_ref()) {
-                            reconciler.tunnel(&tunnel);
-                        }
-                    }
-                    record.serving = reconciler.serving();
-                    record.stopped = stopped;
-                    match store.heartbeat(&record) {
-                        Ok(()) if failing => {
-                            tracing::info!("heartbeat: reporting to the store again");
-                            failing = false;
-                        }
-                        Ok(()) => {}
-                        Err(e) => {
-                            reconciler.placement().metrics().store_errors.inc();
-                            if !failing {
-                                tracing::warn!(error = %e, "heartbeat: cannot report to the store");
-                                failing = true;
-                            }
-                        }
-                    }
-                    if stopped {
-                        return;
-                    }
-                    let guard = stop.stopped.lock().unwrap_or_else(|e| e.into_inner());
-                    drop(
-                        stop.changed
-                            .wait_timeout_while(guard, HEARTBEAT, |s| !*s)
-                            .unwrap_or_else(|e| e.into_inner()),
-                    );
+    let heartbeat = Worker::spawn("heartbeat", move |stop| {
+        let mut failing = false;
+        loop {
+            let stopped = stop.is_stopped();
+            if stopped {
+                // The tunnels are down already: others may take them at once.
+                reconciler.placement().release_all(store.as_ref());
+            } else {
+                for tunnel in reconciler.placement().renew(store.as_ref()) {
+                    reconciler.tunnel(&tunnel);
                 }
             }
-        })
-        .map_err(|e| format!("starting the heartbeat: {e}"))?;
-    tracing::info!(node = name, "joined the fleet");
-    Ok(Heartbeat {
-        stop,
-        thread: Some(thread),
+            record.serving = reconciler.serving();
+            record.stopped = stopped;
+            match store.heartbeat(&record) {
+                Ok(()) if failing => {
+                    tracing::info!("heartbeat: reporting to the store again");
+                    failing = false;
+                }
+                Ok(()) => {}
+                Err(e) => {
+                    reconciler.placement().metrics().store_errors.inc();
+                    if !failing {
+                        tracing::warn!(error = %e, "heartbeat: cannot report to the store");
+                        failing = true;
+                    }
+                }
+            }
+            if stopped {
+                return;
+            }
+            stop.wait(HEARTBEAT);
+        }
     })
+    .map_err(|e| format!("starting the heartbeat: {e}"))?;
+    tracing::info!(node = name, "joined the fleet");
+    Ok(heartbeat)
 }
 
 #[cfg(test)]

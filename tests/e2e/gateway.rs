@@ -346,13 +346,9 @@ impl Gateway {
             )
             .unwrap();
         }
-        let file = self
-            .dir
-            .path()
-            .join(format!("requests-{}.curl", bodies.len()));
         let file = tempfile::NamedTempFile::new_in(self.dir.path())
-            .map(|f| f.into_temp_path())
-            .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+            .expect("a file for the requests")
+            .into_temp_path();
         fs::write(&file, config).expect("writing the requests");
         let mut cmd = Command::new("ip");
         cmd.args(["netns", "exec", &self.ns_name, "curl", "-sS", "-K"])

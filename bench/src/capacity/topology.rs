@@ -4,13 +4,13 @@
 //! run when a signal ends the process).
 
 use super::datapool::BLACKHOLE_PREFIX;
+use crate::netns::ip;
 use nix::sched::{CloneFlags, setns};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 use std::net::Ipv4Addr;
-use std::process::Command;
 use std::sync::Mutex;
 
 /// The underlay: private addresses on the veth pair, nothing else on the link.
@@ -36,22 +36,6 @@ pub struct Topology {
     pub gateway_ns: String,
     /// Where the load generator runs: this process's main thread enters it.
     pub generator_ns: String,
-}
-
-/// Runs `ip` with these arguments; its stderr becomes the error.
-pub fn ip(args: &[&str]) -> Result<(), String> {
-    let out = Command::new("ip")
-        .args(args)
-        .output()
-        .map_err(|e| format!("running ip (is iproute2 installed?): {e}"))?;
-    if !out.status.success() {
-        return Err(format!(
-            "`ip {}` failed: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
-        ));
-    }
-    Ok(())
 }
 
 impl Topology {

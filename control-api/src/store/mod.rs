@@ -21,8 +21,6 @@ mod rows;
 pub mod sqlite;
 
 use crate::model::{NodeRecord, PeerRecord, TunnelRecord};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 
 #[derive(Debug, thiserror::Error)]
@@ -163,20 +161,7 @@ pub enum Announced {
 }
 
 /// A store being watched; dropping it stops the watch.
-#[derive(Debug)]
-pub struct Watch {
-    stop: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Drop for Watch {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
+pub type Watch = wiregate_core::stop::Worker;
 
 /// Called with each announcement, on the watch's own thread.
 pub type OnAnnounced = Box<dyn Fn(Announced) + Send>;

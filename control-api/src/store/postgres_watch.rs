@@ -8,9 +8,8 @@
 use super::{Announced, OnAnnounced, Result, StoreError, Watch};
 use postgres::fallible_iterator::FallibleIterator;
 use postgres::{Client, GenericClient, NoTls};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use wiregate_core::stop::Stop;
 
 /// The channel of tunnel changes.
 const CHANGES: &str = "wiregate_changes";
@@ -46,34 +45,13 @@ fn parse(payload: &str) -> Option<Announced> {
 }
 
 pub(super) fn spawn(config: postgres::Config, on: OnAnnounced) -> Result<Watch> {
-    let stop = Arc::new(AtomicBool::new(false));
-    let thread = std::thread::Builder::new()
-        .name("store-watch".into())
-        .spawn({
-            let stop = stop.clone();
-            move || watch(&config, &on, &stop)
-        })
-        .map_err(|e| StoreError::Backend(format!("starting the store watch: {e}")))?;
-    Ok(Watch {
-        stop,
-        thread: Some(thread),
-    })
+    Watch::spawn("store-watch", move |stop| watch(&config, &on, stop))
+        .map_err(|e| StoreError::Backend(format!("starting the store watch: {e}")))
 }
 
-/// Sleeps `total` in short steps; false if told to stop meanwhile.
-fn pause(total: Duration, stop: &AtomicBool) -> bool {
-    let mut left = total;
-    while !left.is_zero() && !stop.load(Ordering::Relaxed) {
-        let step = left.min(POLL);
-        std::thread::sleep(step);
-        left -= step;
-    }
-    !stop.load(Ordering::Relaxed)
-}
-
-fn watch(config: &postgres::Config, on: &OnAnnounced, stop: &AtomicBool) {
+fn watch(config: &postgres::Config, on: &OnAnnounced, stop: &Stop) {
     let mut lost: Option<String> = None;
-    while !stop.load(Ordering::Relaxed) {
+    while !stop.is_stopped() {
         let listening = config.connect(NoTls).and_then(|mut client| {
             client.batch_execute(&format!("LISTEN {CHANGES}"))?;
             Ok(client)
@@ -95,7 +73,7 @@ fn watch(config: &postgres::Config, on: &OnAnnounced, stop: &AtomicBool) {
                     tracing::warn!(error = %e, "store watch: cannot connect; retrying");
                 }
                 lost = Some(e.to_string());
-                if !pause(RETRY, stop) {
+                if stop.wait(RETRY) {
                     return;
                 }
             }
@@ -104,13 +82,9 @@ fn watch(config: &postgres::Config, on: &OnAnnounced, stop: &AtomicBool) {
 }
 
 /// Delivers notifications until told to stop, or until the connection fails.
-fn listen(
-    client: &mut Client,
-    on: &OnAnnounced,
-    stop: &AtomicBool,
-) -> std::result::Result<(), String> {
+fn listen(client: &mut Client, on: &OnAnnounced, stop: &Stop) -> std::result::Result<(), String> {
     let mut silent = Duration::ZERO;
-    while !stop.load(Ordering::Relaxed) {
+    while !stop.is_stopped() {
         let next = client.notifications().timeout_iter(POLL).next();
         match next {
             Ok(Some(note)) => {

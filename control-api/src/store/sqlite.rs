@@ -6,8 +6,8 @@
 
 use super::Lease;
 use super::rows::{
-    NODE_COLUMNS, PEER_COLUMNS, Raw, TUNNEL_COLUMNS, Value, node_from, node_values, peer_from,
-    peer_values, tunnel_from, tunnel_values,
+    NODE_COLUMNS, PEER_COLUMNS, Raw, TUNNEL_COLUMNS, Value, count, node_from, node_values,
+    peer_from, peer_values, tunnel_from, tunnel_values,
 };
 use super::{Change, Committed, FORGET_NODES_AFTER, Result, Revision, Snapshot, Store, StoreError};
 use crate::model::NodeRecord;
@@ -246,7 +246,8 @@ const UPDATE_PEER: &str = "UPDATE peers SET name = ?3, tags = ?4, preshared_key 
 fn insert_peers(tx: &rusqlite::Transaction<'_>, peers: &[PeerRecord]) -> Result<Vec<PeerRecord>> {
     let mut stmt = tx
         .prepare_cached(&format!(
-            "INSERT INTO peers ({PEER_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
+            "INSERT INTO peers ({PEER_COLUMNS}) VALUES ({})",
+            placeholders(count(PEER_COLUMNS))
         ))
         .map_err(backend)?;
     peers

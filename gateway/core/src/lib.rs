@@ -13,6 +13,7 @@ pub mod host;
 pub mod key;
 pub mod low_order;
 pub mod protocol;
+pub mod stop;
 
 pub use backend::{Backend, BackendError, BackendFactory, PeerState, TunnelState};
 pub use config::{ConfigError, PeerConfig, TunnelConfig};

@@ -11,55 +11,21 @@ use crate::metrics_listener;
 use crate::systemd;
 use crate::{file_tunnels, reload};
 use std::path::Path;
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 use wiregate_control::auth;
 use wiregate_control::{ControlPlane, Settings, StoreLocation};
+use wiregate_core::stop::Stop;
 
 /// Environment variable that supplies an admin API token (instead of the token file).
 const TOKEN_ENV: &str = "WIREGATE_API_TOKEN";
 
-/// A stop flag that threads can wait on with a timeout.
-#[derive(Debug, Default)]
-struct Stop {
-    stopped: Mutex<bool>,
-    changed: Condvar,
-}
-
-impl Stop {
-    fn stop(&self) {
-        *self.stopped.lock().unwrap_or_else(|e| e.into_inner()) = true;
-        self.changed.notify_all();
-    }
-
-    /// Waits up to `timeout`; true once stopped.
-    fn wait(&self, timeout: Duration) -> bool {
-        let stopped = self.stopped.lock().unwrap_or_else(|e| e.into_inner());
-        let (stopped, _) = self
-            .changed
-            .wait_timeout_while(stopped, timeout, |s| !*s)
-            .unwrap_or_else(|e| e.into_inner());
-        *stopped
-    }
-}
-
-/// Where the configuration puts the store: SQLite in the state directory (made the
-/// owner's only), or PostgreSQL.
-fn store_location(config: &Config) -> Result<StoreLocation, String> {
-    Ok(match &config.store {
-        StoreConfig::Sqlite => {
-            let db = config.state_dir.join("wiregate.db");
-            // Created here so its access rights are set before SQLite writes to it.
-            std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&db)
-                .map_err(|e| format!("{}: {e}", db.display()))?;
-            crate::private_files::protect(&db).map_err(|e| format!("{}: {e}", db.display()))?;
-            StoreLocation::Sqlite(db)
-        }
+/// Where the configuration puts the store: SQLite in the state directory, or PostgreSQL.
+fn store_location(config: &Config) -> StoreLocation {
+    match &config.store {
+        StoreConfig::Sqlite => StoreLocation::Sqlite(config.state_dir.join("wiregate.db")),
         StoreConfig::Postgres(url) => StoreLocation::Postgres(url.clone()),
-    })
+    }
 }
 
 /// Admin tokens: the file's, else `WIREGATE_API_TOKEN`, else the token file in the state
@@ -107,13 +73,19 @@ pub fn run_with(
     // The state directory holds the store, keys and the token: the owner's only.
     crate::private_files::create_dir(&config.state_dir)
         .map_err(|e| format!("{}: {e}", config.state_dir.display()))?;
+    let store = store_location(&config);
     let plane = Arc::new(ControlPlane::open(Settings {
-        store: store_location(&config)?,
+        store: store.clone(),
         node: config.node.clone(),
         backends: crate::backends::factory(&config, shards),
         admin_tokens: admin_tokens(&config)?,
         read_only_tokens: config.api.read_only_tokens.clone(),
     })?);
+    // The store holds keys: SQLite creates its file the owner's only on Unix (0600); on
+    // Windows it is given the protected access list here.
+    if let StoreLocation::Sqlite(db) = &store {
+        crate::private_files::protect(db).map_err(|e| format!("{}: {e}", db.display()))?;
+    }
     // A tunnel whose file part the store refuses (a file peer whose key an API peer has,
     // say) runs as stored; the others are not held hostage to it. The file itself was
     // checked whole before this.
