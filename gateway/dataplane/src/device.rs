@@ -8,8 +8,10 @@
 //! calls are serialised by one mutex; the data path never takes it.
 
 use crate::index::{MAX_SHARDS, MAX_SLOTS, PeerRef};
+use crate::index_cipher::IndexCipher;
 use crate::peer::{Identity, PeerSpec};
 use crate::routing::{Owner, Routing};
+use crate::sessions::SessionIndices;
 use crate::shard::{Command, Exit, Shard, ShardLink};
 use crate::stats::{PeerStats, ShardCounters, ShardStats};
 use crate::tun::TunQueue;
@@ -134,6 +136,9 @@ pub struct Device {
     stats: Vec<Arc<ShardStats>>,
     threads: Mutex<Vec<JoinHandle<()>>>,
     lifecycle: Arc<Lifecycle>,
+    /// The key of the device's receiver indices (`index_cipher.rs`): its shards' and its
+    /// sockets' steering program's.
+    indices: Arc<IndexCipher>,
 }
 
 impl Device {
@@ -145,11 +150,13 @@ impl Device {
         listen_port: u16,
     ) -> Result<Arc<Self>, DeviceError> {
         let shards = queues.len().clamp(1, MAX_SHARDS);
-        let sockets =
-            Udp::bind_group(listen_port, shards, 0).map_err(|source| DeviceError::Port {
+        let indices = Arc::new(IndexCipher::random());
+        let sockets = Udp::bind_group(listen_port, shards, 0, &indices).map_err(|source| {
+            DeviceError::Port {
                 port: listen_port,
                 source,
-            })?;
+            }
+        })?;
         let bound_port = sockets[0]
             .local_port()
             .map_err(|source| DeviceError::Port {
@@ -187,6 +194,7 @@ impl Device {
                 routing: routing.clone(),
                 identity: None,
                 peers: Vec::new(),
+                sessions: SessionIndices::new(id as u16, indices.clone()),
                 timed: Default::default(),
                 stats: stats[id].clone(),
                 out: crate::send::SendBatch::new(),
@@ -238,6 +246,7 @@ impl Device {
             stats,
             threads: Mutex::new(threads),
             lifecycle,
+            indices,
         }))
     }
 
@@ -288,12 +297,12 @@ impl Device {
     ) -> Result<(), DeviceError> {
         // Everything that can fail comes first, so a failure changes nothing.
         let sockets = if new.listen_port != state.config.listen_port {
-            let sockets = Udp::bind_group(new.listen_port, self.links.len(), new.fwmark).map_err(
-                |source| DeviceError::Port {
-                    port: new.listen_port,
-                    source,
-                },
-            )?;
+            let sockets =
+                Udp::bind_group(new.listen_port, self.links.len(), new.fwmark, &self.indices)
+                    .map_err(|source| DeviceError::Port {
+                        port: new.listen_port,
+                        source,
+                    })?;
             Some(sockets)
         } else {
             None

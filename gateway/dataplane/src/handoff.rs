@@ -10,13 +10,14 @@ use std::ops::Range;
 /// Where a handed-over packet came from, and for which of the owner's peers.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Handoff {
-    /// A datagram from the network: by its receiver index (no generation: the peer's
-    /// `Tunn` knows its own sessions), or an initiation by its sender's key.
-    Network {
+    /// An initiation, for the peer its sender's key names.
+    Initiation {
         slot: u32,
-        generation: Option<u32>,
+        generation: u32,
         from: Path,
     },
+    /// A datagram that names its session by a receiver index the owner keeps.
+    Indexed { from: Path },
     /// A plaintext packet from the TUN device, for the placement that routing named.
     Tunnel { slot: u32, generation: u32 },
 }
@@ -51,10 +52,11 @@ impl HandoffBatch {
         std::mem::replace(self, room)
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = (Handoff, &[u8])> {
-        self.items
-            .iter()
-            .map(|(handoff, range)| (*handoff, &self.bytes[range.clone()]))
+    /// Calls `f` with each packet, which it may change in place.
+    pub fn for_each_mut(&mut self, mut f: impl FnMut(Handoff, &mut [u8])) {
+        for (handoff, range) in &self.items {
+            f(*handoff, &mut self.bytes[range.clone()]);
+        }
     }
 }
 
@@ -73,12 +75,7 @@ mod tests {
             },
             b"abc",
         );
-        let network = Handoff::Network {
-            slot: 4,
-            generation: None,
-            from,
-        };
-        batch.push(network, b"");
+        batch.push(Handoff::Indexed { from }, b"");
         batch.push(
             Handoff::Tunnel {
                 slot: 5,
@@ -86,15 +83,13 @@ mod tests {
             },
             b"defg",
         );
-        let taken = batch.take();
+        let mut taken = batch.take();
         assert!(batch.is_empty());
-        let got: Vec<(String, Vec<u8>)> = taken
-            .iter()
-            .map(|(h, d)| (format!("{h:?}"), d.to_vec()))
-            .collect();
+        let mut got: Vec<(String, Vec<u8>)> = Vec::new();
+        taken.for_each_mut(|h, d| got.push((format!("{h:?}"), d.to_vec())));
         assert_eq!(got.len(), 3);
         assert_eq!(got[0].1, b"abc");
-        assert!(got[1].0.contains("slot: 4") && got[1].1.is_empty());
+        assert!(got[1].0.contains("Indexed") && got[1].1.is_empty());
         assert_eq!(got[2].1, b"defg");
         assert_eq!(taken.len(), 3);
     }

@@ -1,10 +1,10 @@
-//! Receiver indices that say which shard owns them.
+//! boringtun's receiver indices, which say which shard and slot own them.
 //!
 //! boringtun's `Tunn` takes a 24-bit peer index and uses it as the top 24 bits of every
 //! session's 32-bit receiver index (the low 8 bits count sessions). We put the owning
 //! shard in the top bits of that peer index and the peer's slot in the shard's table in
-//! the rest, so a data packet, handshake response or cookie reply that lands on any shard
-//! names its owner and its peer without a lookup or a lock:
+//! the rest, so boringtun's index of a session names its owner and its peer without a
+//! lookup. These indices stay inside: the wire sees random ones (`sessions.rs`).
 //!
 //! ```text
 //!  31        26 25                     8 7        0

@@ -2,7 +2,8 @@
 //!
 //! A [`Device`] is one tunnel: a TUN interface with one queue per shard, and N shards,
 //! each a thread that owns a `SO_REUSEPORT` UDP socket, its peers and its buffers. Packets
-//! find the shard that owns their peer through the receiver index (see [`index`]) or the
+//! find the shard that owns their peer through the receiver index (random on the wire,
+//! with the owning shard inside under the device's key: `sessions.rs`) or the
 //! allowed-IPs table (see [`allowedips`]), and are handed over in batches when they arrive
 //! on another shard. The control plane changes a device with [`Device::commit`] and reads
 //! it with [`Device::report`]; [`uapi`] speaks the cross-platform userspace API on top.
@@ -18,14 +19,17 @@ mod device;
 mod handoff;
 mod handshake;
 pub mod index;
+mod index_cipher;
 /// Interface configuration (its own crate, shared with the kernel backend).
 pub use wiregate_netconf as netconf;
+mod macs;
 mod padding;
 mod peer;
 mod ratelimit;
 mod receive;
 mod routing;
 mod send;
+mod sessions;
 mod shard;
 mod slotset;
 mod stall;

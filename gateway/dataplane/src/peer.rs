@@ -2,6 +2,8 @@
 //! send, and the counters the control plane reads.
 
 use crate::index::PeerRef;
+use crate::macs::MacKeys;
+use crate::sessions::Noise;
 use crate::stats::{PeerStats, ShardStats};
 use crate::udp::Path;
 use boringtun::noise::Tunn;
@@ -26,6 +28,8 @@ pub(crate) struct Identity {
     pub public: x25519::PublicKey,
     pub mac1: Arc<RateLimiter>,
     pub cookie: RateLimiter,
+    /// Our own MAC keys, for handshake responses whose receiver index is rewritten.
+    pub macs: MacKeys,
 }
 
 impl Identity {
@@ -35,6 +39,7 @@ impl Identity {
         Self {
             mac1: Arc::new(RateLimiter::new(&public, u64::MAX)),
             cookie: RateLimiter::new(&public, 0),
+            macs: MacKeys::new(public.as_bytes()),
             private,
             public,
         }
@@ -76,7 +81,7 @@ pub(crate) struct PeerSpec {
 pub(crate) struct Peer {
     pub spec: PeerSpec,
     /// `None` until needed, and while the tunnel has no private key.
-    pub tunn: Option<Box<Tunn>>,
+    pub noise: Option<Box<Noise>>,
     /// Where its datagrams go, and from which of our addresses.
     pub endpoint: Option<Path>,
     /// The newest initiation this peer's Noise state accepted: its timestamp is the floor
@@ -90,7 +95,7 @@ impl std::fmt::Debug for Peer {
         f.debug_struct("Peer")
             .field("public_key", &self.spec.public_key)
             .field("endpoint", &self.endpoint)
-            .field("active", &self.tunn.is_some())
+            .field("active", &self.noise.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -105,7 +110,7 @@ impl Peer {
         }
         spec.stats.set_endpoint(spec.endpoint);
         let mut peer = Self {
-            tunn: None,
+            noise: None,
             endpoint: spec.endpoint.map(Path::to),
             spec,
             last_initiation: None,
@@ -134,44 +139,49 @@ impl Peer {
         let (Some(initiation), Some(id)) = (old.last_initiation, identity) else {
             return peer;
         };
-        if let Some(tunn) = peer.tunn(Some(id)) {
-            let _ = tunn.decapsulate(None, &initiation[..], scratch);
-            tunn.set_static_private(id.private.clone(), id.public, Some(id.mac1.clone()));
+        if let Some(noise) = peer.noise(Some(id)) {
+            // What the old state accepted opens again; its response is never sent.
+            let _ = noise.tunn.decapsulate(None, &initiation[..], scratch);
+            noise
+                .tunn
+                .set_static_private(id.private.clone(), id.public, Some(id.mac1.clone()));
         }
         peer.last_initiation = Some(initiation);
         peer
     }
 
     /// The peer's Noise state, created now if it has none; `None` without a key.
-    pub fn tunn(&mut self, identity: Option<&Identity>) -> Option<&mut Tunn> {
-        if self.tunn.is_none() {
+    pub fn noise(&mut self, identity: Option<&Identity>) -> Option<&mut Noise> {
+        if self.noise.is_none() {
             self.rekey(identity);
         }
-        self.tunn.as_deref_mut()
+        self.noise.as_deref_mut()
     }
 
-    /// Builds a fresh Noise state for the current identity; existing sessions end. None
+    /// Builds a fresh Noise state for the current identity; existing sessions end (the
+    /// caller takes the old state's wire indices out of the shard's table first). None
     /// for a low-order public key.
     pub fn rekey(&mut self, identity: Option<&Identity>) {
         if self.spec.public_key.is_low_order() {
-            self.tunn = None;
+            self.noise = None;
             return;
         }
-        self.tunn = identity.map(|id| {
-            Box::new(Tunn::new(
+        self.noise = identity.map(|id| {
+            let tunn = Tunn::new(
                 id.private.clone(),
                 x25519::PublicKey::from(self.spec.public_key.0),
                 self.spec.preshared_key.as_ref().map(|k| *k.expose_bytes()),
                 self.spec.persistent_keepalive,
                 self.spec.at.peer_index(),
                 Some(id.mac1.clone()),
-            ))
+            );
+            Box::new(Noise::new(tunn, &self.spec.public_key.0))
         });
     }
 
     /// A new identity: peers with Noise state get a fresh one, idle peers stay idle.
     pub fn reidentify(&mut self, identity: Option<&Identity>) {
-        if self.tunn.is_some() || self.spec.persistent_keepalive.is_some() {
+        if self.noise.is_some() || self.spec.persistent_keepalive.is_some() {
             self.rekey(identity);
         }
     }

@@ -8,6 +8,7 @@ use crate::handshake;
 use crate::index::PeerRef;
 use crate::peer::{Peer, remember_initiation, roam};
 use crate::routing::Owner;
+use crate::sessions::{owner_of, unwrap_data, unwrap_response};
 use crate::shard::Shard;
 use crate::stats::bump;
 use crate::udp::Path;
@@ -52,6 +53,11 @@ fn message_type(data: &[u8]) -> Option<u32> {
     Some(u32::from_le_bytes(data.get(..4)?.try_into().ok()?))
 }
 
+/// Where a data packet or cookie reply carries its receiver index; a response's is after
+/// its sender index.
+const RECEIVER_AT: usize = 4;
+const RESPONSE_RECEIVER_AT: usize = 8;
+
 fn index_at(data: &[u8], at: usize) -> Option<u32> {
     Some(u32::from_le_bytes(data.get(at..at + 4)?.try_into().ok()?))
 }
@@ -94,14 +100,14 @@ impl Shard {
                 .map(|m| m.len.div_ceil(m.stride.max(1)).max(1))
                 .sum();
             self.stats.udp_rx_batch.observe(datagrams);
-            for (meta, buf) in rx.meta[..n].iter().zip(&rx.bufs) {
+            for (meta, buf) in rx.meta[..n].iter().zip(rx.bufs.iter_mut()) {
                 if meta.len == 0 {
                     bump(&self.stats.rx_datagrams, 1);
                     bump(&self.stats.drop_malformed, 1);
                     continue;
                 }
                 let stride = meta.stride.max(1);
-                for datagram in buf[..meta.len].chunks(stride) {
+                for datagram in buf[..meta.len].chunks_mut(stride) {
                     bump(&self.stats.rx_datagrams, 1);
                     let from = Path {
                         remote: meta.addr,
@@ -116,7 +122,7 @@ impl Shard {
     }
 
     /// Finds the peer a datagram belongs to and delivers it there.
-    pub(crate) fn handle_datagram(&mut self, from: Path, data: &[u8]) {
+    pub(crate) fn handle_datagram(&mut self, from: Path, data: &mut [u8]) {
         let receiver_at = match (message_type(data), data.len()) {
             (Some(MESSAGE_HANDSHAKE_INITIATION), HANDSHAKE_INITIATION_LEN) => {
                 return self.handle_initiation(from, data);
@@ -126,31 +132,78 @@ impl Shard {
             {
                 return bump(&self.stats.drop_low_order_key, 1);
             }
-            (Some(MESSAGE_HANDSHAKE_RESPONSE), HANDSHAKE_RESPONSE_LEN) => 8,
-            (Some(MESSAGE_HANDSHAKE_COOKIE), COOKIE_REPLY_LEN) => 4,
-            (Some(MESSAGE_DATA), n) if n >= DATA_OVERHEAD => 4,
+            (Some(MESSAGE_HANDSHAKE_RESPONSE), HANDSHAKE_RESPONSE_LEN) => RESPONSE_RECEIVER_AT,
+            (Some(MESSAGE_HANDSHAKE_COOKIE), COOKIE_REPLY_LEN) => RECEIVER_AT,
+            (Some(MESSAGE_DATA), n) if n >= DATA_OVERHEAD => RECEIVER_AT,
             _ => return bump(&self.stats.drop_malformed, 1),
         };
         let Some(index) = index_at(data, receiver_at) else {
             return bump(&self.stats.drop_malformed, 1);
         };
-        let owner = PeerRef::from_receiver_index(index);
-        if owner.shard != self.id {
-            bump(&self.stats.misdirected, 1);
+        if self.sessions.lookup(index).is_some() {
+            return self.deliver_indexed(from, data);
         }
-        self.route_datagram(owner, None, from, data);
+        // Not ours: the owner is the shard the index decrypts to (see `sessions.rs`).
+        let owner = self.sessions.owner(index);
+        if owner == self.id || usize::from(owner) >= self.links.len() {
+            return bump(&self.stats.drop_unknown_index, 1);
+        }
+        bump(&self.stats.misdirected, 1);
+        self.hand_off(owner, Handoff::Indexed { from }, data);
     }
 
-    fn route_datagram(&mut self, owner: PeerRef, generation: Option<u32>, from: Path, data: &[u8]) {
-        if owner.shard == self.id {
-            self.deliver(owner.slot, generation, from, data);
+    /// Delivers a datagram that names one of this shard's sessions by its wire index,
+    /// after writing boringtun's index in its place.
+    pub(crate) fn deliver_indexed(&mut self, from: Path, data: &mut [u8]) {
+        let kind = message_type(data);
+        let at = if kind == Some(MESSAGE_HANDSHAKE_RESPONSE) {
+            RESPONSE_RECEIVER_AT
         } else {
-            let handoff = Handoff::Network {
-                slot: owner.slot,
-                generation,
+            RECEIVER_AT
+        };
+        let Some(internal) = index_at(data, at).and_then(|i| self.sessions.lookup(i)) else {
+            return bump(&self.stats.drop_unknown_index, 1);
+        };
+        let slot = owner_of(internal).slot;
+        match kind {
+            Some(MESSAGE_DATA) => unwrap_data(data, internal),
+            Some(MESSAGE_HANDSHAKE_RESPONSE) => {
+                let Some(identity) = self.identity.as_deref() else {
+                    return bump(&self.stats.drop_unknown_index, 1);
+                };
+                if !unwrap_response(data, internal, &identity.macs) {
+                    return bump(&self.stats.drop_bad_mac, 1);
+                }
+            }
+            // A cookie reply to our handshake: its cookie is kept for the next one. It is
+            // not authenticated by the peer, so it neither moves the endpoint nor counts
+            // as the peer's traffic (the kernel's rules: only authenticated messages
+            // roam, handshakes and data are counted).
+            Some(MESSAGE_HANDSHAKE_COOKIE) => {
+                let taken = self
+                    .peer_mut(slot)
+                    .and_then(|p| p.noise.as_deref_mut())
+                    .is_some_and(|noise| noise.take_cookie_reply(data));
+                if !taken {
+                    bump(&self.stats.drop_bad_mac, 1);
+                }
+                return;
+            }
+            _ => return bump(&self.stats.drop_malformed, 1),
+        }
+        self.deliver(slot, None, from, data);
+    }
+
+    fn route_initiation(&mut self, owner: Owner, from: Path, data: &[u8]) {
+        if owner.at.shard == self.id {
+            self.deliver(owner.at.slot, Some(owner.generation), from, data);
+        } else {
+            let handoff = Handoff::Initiation {
+                slot: owner.at.slot,
+                generation: owner.generation,
                 from,
             };
-            self.hand_off(owner, handoff, data);
+            self.hand_off(owner.at.shard, handoff, data);
         }
     }
 
@@ -222,12 +275,7 @@ impl Shard {
             };
             match parse_handshake_anon(&identity.private, &identity.public, &init) {
                 Ok(half) => match routing.by_key.get(&half.peer_static_public) {
-                    Some(&owner) => self.route_datagram(
-                        owner.at,
-                        Some(owner.generation),
-                        pending.from,
-                        &pending.data,
-                    ),
+                    Some(&owner) => self.route_initiation(owner, pending.from, &pending.data),
                     None => {
                         bump(&self.stats.drop_unknown_peer, 1);
                         bump(&self.stats.handshake_failures, 1);
@@ -255,6 +303,7 @@ impl Shard {
             peers,
             timed,
             identity,
+            sessions,
             scratch,
             out,
             udp,
@@ -273,16 +322,16 @@ impl Shard {
         // Only an initiation brings an idle peer's Noise state to life; anything else
         // for a peer without one names a session that does not exist.
         if kind == Some(MESSAGE_HANDSHAKE_INITIATION) {
-            peer.tunn(identity.as_deref());
+            peer.noise(identity.as_deref());
             timed.insert(slot as usize);
         }
         let Peer {
-            tunn,
+            noise,
             endpoint,
             spec,
             last_initiation,
         } = peer;
-        let Some(tunn) = tunn.as_deref_mut() else {
+        let Some(noise) = noise.as_deref_mut() else {
             return bump(
                 if spec.public_key.is_low_order() {
                     &stats.drop_low_order_key
@@ -298,11 +347,7 @@ impl Shard {
             &mut scratch[..]
         };
         let delivered: Option<(usize, IpAddr)> =
-            match tunn.decapsulate(Some(from.remote.ip()), data, dst) {
-                // A cookie reply (for our initiation) is not authenticated by the peer: it
-                // neither moves the endpoint nor counts as traffic from the peer (the kernel's
-                // rules: only authenticated messages roam, handshakes and data are counted).
-                TunnResult::Done if kind == Some(MESSAGE_HANDSHAKE_COOKIE) => return,
+            match noise.tunn.decapsulate(Some(from.remote.ip()), data, dst) {
                 TunnResult::Done => {
                     roam(endpoint, &spec.stats, from);
                     None
@@ -312,6 +357,7 @@ impl Shard {
                         bump(&stats.cookie_replies, 1);
                         return out.push(from, reply, udp, stats);
                     }
+                    sessions.outgoing(noise, reply);
                     roam(endpoint, &spec.stats, from);
                     // Our handshake response, or the keepalive that confirms a session we
                     // initiated: sent to the peer, so counted as the kernel counts them.
@@ -329,7 +375,7 @@ impl Shard {
                     }
                     // Packets queued while the handshake was pending can go now.
                     while let TunnResult::WriteToNetwork(queued) =
-                        tunn.decapsulate(None, &[], scratch)
+                        noise.tunn.decapsulate(None, &[], scratch)
                     {
                         out.push(from, queued, udp, stats);
                         bump(&spec.stats.tx_bytes, queued.len() as u64);

@@ -265,7 +265,9 @@ mod tests {
 
     #[test]
     fn interleaved_peers_leave_grouped_in_few_calls_and_in_order() {
-        let udp = Udp::bind_group(0, 1, 0).unwrap().remove(0);
+        let udp = Udp::bind_group(0, 1, 0, &crate::index_cipher::IndexCipher::random())
+            .unwrap()
+            .remove(0);
         let stats = ShardStats::default();
         let (a, b, c) = (receiver(), receiver(), receiver());
         let to = |s: &UdpSocket| Path::to(s.local_addr().unwrap());
@@ -313,7 +315,9 @@ mod tests {
     /// their source.
     #[test]
     fn a_source_that_is_gone_falls_back_to_the_routed_one() {
-        let udp = Udp::bind_group(0, 1, 0).unwrap().remove(0);
+        let udp = Udp::bind_group(0, 1, 0, &crate::index_cipher::IndexCipher::random())
+            .unwrap()
+            .remove(0);
         let port = udp.local_port().unwrap();
         let stats = ShardStats::default();
         let a = receiver();

@@ -15,10 +15,10 @@
 
 use crate::handoff::{Handoff, HandoffBatch};
 use crate::handshake::HandshakeQueue;
-use crate::index::PeerRef;
 use crate::peer::{Identity, Peer, PeerSpec};
 use crate::routing::Routing;
 use crate::send::SendBatch;
+use crate::sessions::SessionIndices;
 use crate::slotset::SlotSet;
 use crate::stats::{ShardStats, bump};
 use crate::tun::{TunQueue, TunWriteBatch, WRITE_BATCH};
@@ -115,6 +115,8 @@ pub(crate) struct Shard {
     pub routing: Arc<ArcSwap<Routing>>,
     pub identity: Option<Arc<Identity>>,
     pub peers: Vec<Option<Peer>>,
+    /// The receiver indices the wire sees for this shard's peers' sessions.
+    pub sessions: SessionIndices,
     /// Slots whose peer may have Noise state: the only ones the timer pass visits. A slot
     /// is added wherever a `Tunn` may come to life and dropped by the pass once it has none.
     pub timed: SlotSet,
@@ -270,16 +272,16 @@ impl Shard {
                 return None;
             }
             bump(&self.stats.handoffs_in, batch.len() as u64);
-            for (handoff, data) in batch.iter() {
-                match handoff {
-                    Handoff::Network {
-                        slot,
-                        generation,
-                        from,
-                    } => self.deliver(slot, generation, from, data),
-                    Handoff::Tunnel { slot, generation } => self.encrypt(slot, generation, data),
-                }
-            }
+            let mut batch = batch;
+            batch.for_each_mut(|handoff, data| match handoff {
+                Handoff::Initiation {
+                    slot,
+                    generation,
+                    from,
+                } => self.deliver(slot, Some(generation), from, data),
+                Handoff::Indexed { from } => self.deliver_indexed(from, data),
+                Handoff::Tunnel { slot, generation } => self.encrypt(slot, generation, data),
+            });
         }
         Some(!self.inbox.is_empty())
     }
@@ -292,7 +294,11 @@ impl Shard {
                     self.peers.resize_with(slot + 1, || None);
                 }
                 let identity = self.identity.as_deref();
-                let peer = match self.peers[slot].take() {
+                let old = self.peers[slot].take();
+                if let Some(noise) = old.as_ref().and_then(|p| p.noise.as_deref()) {
+                    self.sessions.forget(noise);
+                }
+                let peer = match old {
                     None => {
                         bump(&self.stats.peers, 1);
                         Peer::new(*spec, identity)
@@ -302,7 +308,7 @@ impl Shard {
                     }
                     Some(_) => Peer::new(*spec, identity),
                 };
-                if peer.tunn.is_some() {
+                if peer.noise.is_some() {
                     self.timed.insert(slot);
                 }
                 self.peers[slot] = Some(peer);
@@ -313,9 +319,10 @@ impl Shard {
                 }
             }
             Command::RemovePeer { slot } => {
-                if let Some(slot) = self.peers.get_mut(slot as usize)
-                    && slot.take().is_some()
-                {
+                if let Some(peer) = self.peers.get_mut(slot as usize).and_then(Option::take) {
+                    if let Some(noise) = peer.noise.as_deref() {
+                        self.sessions.forget(noise);
+                    }
                     self.stats
                         .peers
                         .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
@@ -325,8 +332,11 @@ impl Shard {
                 self.identity = identity;
                 for (slot, peer) in self.peers.iter_mut().enumerate() {
                     if let Some(peer) = peer {
+                        if let Some(noise) = peer.noise.as_deref() {
+                            self.sessions.forget(noise);
+                        }
                         peer.reidentify(self.identity.as_deref());
-                        if peer.tunn.is_some() {
+                        if peer.noise.is_some() {
                             self.timed.insert(slot);
                         }
                     }
@@ -366,8 +376,8 @@ impl Shard {
     }
 
     /// Queues `handoff` for shard `to`, or counts it dropped if no such shard exists.
-    pub fn hand_off(&mut self, to: PeerRef, handoff: Handoff, data: &[u8]) {
-        match self.pending.get_mut(to.shard as usize) {
+    pub fn hand_off(&mut self, to: u16, handoff: Handoff, data: &[u8]) {
+        match self.pending.get_mut(usize::from(to)) {
             Some(batch) => batch.push(handoff, data),
             None => bump(&self.stats.drop_unknown_index, 1),
         }

@@ -13,6 +13,7 @@ impl Shard {
     pub(crate) fn run_timers(&mut self) {
         let Shard {
             peers,
+            sessions,
             timed,
             scratch,
             out,
@@ -24,10 +25,11 @@ impl Shard {
             let Some(peer) = peers.get_mut(slot).and_then(Option::as_mut) else {
                 return false;
             };
-            let Some(tunn) = peer.tunn.as_mut() else {
+            let Some(noise) = peer.noise.as_deref_mut() else {
                 return false;
             };
-            if let TunnResult::WriteToNetwork(datagram) = tunn.update_timers(scratch) {
+            if let TunnResult::WriteToNetwork(datagram) = noise.tunn.update_timers(scratch) {
+                sessions.outgoing(noise, datagram);
                 if datagram.first() == Some(&(MESSAGE_HANDSHAKE_INITIATION as u8)) {
                     bump(&stats.handshake_initiations_sent, 1);
                 }

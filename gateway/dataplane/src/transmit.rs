@@ -66,7 +66,7 @@ impl Shard {
                 slot: owner.at.slot,
                 generation: owner.generation,
             };
-            self.hand_off(owner.at, handoff, packet);
+            self.hand_off(owner.at.shard, handoff, packet);
         }
     }
 
@@ -79,6 +79,7 @@ impl Shard {
             peers,
             timed,
             identity,
+            sessions,
             out,
             udp,
             stats,
@@ -95,14 +96,15 @@ impl Shard {
         let Some(endpoint) = peer.endpoint else {
             return bump(&stats.drop_no_endpoint, 1);
         };
-        let Some(tunn) = peer.tunn(identity.as_deref()) else {
+        let Some(noise) = peer.noise(identity.as_deref()) else {
             return bump(peer.without_tunn(stats), 1);
         };
         timed.insert(slot as usize);
         let room = (packet.len() + DATA_OVERHEAD).max(HANDSHAKE_INITIATION_LEN);
         let dst = out.reserve(room, udp, stats);
-        match tunn.encapsulate(packet, dst) {
+        match noise.tunn.encapsulate(packet, dst) {
             TunnResult::WriteToNetwork(datagram) => {
+                sessions.outgoing(noise, datagram);
                 let len = datagram.len();
                 match u32::from_le_bytes([datagram[0], datagram[1], datagram[2], datagram[3]]) {
                     MESSAGE_DATA => bump(&stats.tx_data_packets, 1),

@@ -6,6 +6,7 @@
 //! datagram per segment when the kernel refuses them; we log what it found once per socket
 //! so an operator can see which path is in use.
 
+use crate::index_cipher::IndexCipher;
 use nix::sys::socket::{ControlMessage, MsgFlags, MultiHeaders, SockaddrStorage, sendmmsg};
 use quinn_udp::{RecvMeta, UdpSockRef, UdpSocketState};
 use socket2::{Domain, Protocol, Socket, Type};
@@ -86,8 +87,14 @@ fn source_info(from: Option<IpAddr>) -> (nix::libc::in_pktinfo, nix::libc::in6_p
 
 impl Udp {
     /// Binds `count` sockets to `port` (0: one the kernel picks, shared by all) with
-    /// `SO_REUSEPORT`, dual-stack where the host has IPv6, each marked with `fwmark`.
-    pub fn bind_group(port: u16, count: usize, fwmark: u32) -> io::Result<Vec<Udp>> {
+    /// `SO_REUSEPORT`, dual-stack where the host has IPv6, each marked with `fwmark`;
+    /// the kernel steers datagrams by receiver indices made with `indices`.
+    pub(crate) fn bind_group(
+        port: u16,
+        count: usize,
+        fwmark: u32,
+        indices: &IndexCipher,
+    ) -> io::Result<Vec<Udp>> {
         let mut sockets = Vec::with_capacity(count);
         let mut port = Self::claim(port)?;
         for _ in 0..count {
@@ -97,7 +104,7 @@ impl Udp {
             sockets.push(udp);
         }
         if count > 1 {
-            match crate::steering::attach(&sockets[0].socket) {
+            match crate::steering::attach(&sockets[0].socket, indices) {
                 Ok(()) => tracing::debug!(port, "the kernel steers datagrams to their shard"),
                 Err(e) => tracing::info!(
                     port,
@@ -326,7 +333,9 @@ mod tests {
     /// 127.0.0.1 are both loopback's).
     #[test]
     fn replies_leave_from_the_address_given() {
-        let udp = Udp::bind_group(0, 1, 0).unwrap().remove(0);
+        let udp = Udp::bind_group(0, 1, 0, &IndexCipher::random())
+            .unwrap()
+            .remove(0);
         let port = udp.local_port().unwrap();
         let client = UdpSocket::bind("127.0.0.1:0").unwrap();
         client

@@ -64,8 +64,17 @@ fn kdf<const N: usize>(key: &Bytes32, input: &[u8]) -> [Bytes32; N] {
 /// mac1 = MAC(HASH(LABEL_MAC1 || receiver's static public), message up to mac1), where
 /// MAC is keyed BLAKE2s with a 16-byte output.
 fn mac1(receiver_static: &Bytes32, message: &[u8]) -> [u8; 16] {
-    let key = hash(&[LABEL_MAC1, receiver_static]);
-    let mut m = <Blake2sMac<U16> as Mac>::new_from_slice(&key).expect("a 32-byte key");
+    keyed_mac(&hash(&[LABEL_MAC1, receiver_static]), message)
+}
+
+/// mac2 = MAC(cookie, message up to mac2): what a message carries after its sender got
+/// `cookie` in a cookie reply.
+pub fn mac2(cookie: &[u8; 16], message: &[u8]) -> [u8; 16] {
+    keyed_mac(cookie, message)
+}
+
+fn keyed_mac(key: &[u8], message: &[u8]) -> [u8; 16] {
+    let mut m = <Blake2sMac<U16> as Mac>::new_from_slice(key).expect("a 16- or 32-byte key");
     m.update(message);
     m.finalize().into_bytes().into()
 }
@@ -340,7 +349,8 @@ pub struct Session {
     receive: Bytes32,
     /// The index the other side addresses us by.
     pub local_index: u32,
-    remote_index: u32,
+    /// The index we address the other side by.
+    pub remote_index: u32,
     next_counter: u64,
 }
 
