@@ -132,7 +132,7 @@ impl Client {
             return Ok(token.clone());
         }
         let path = self.state_dir.join("api-token");
-        std::fs::read_to_string(&path)
+        crate::keyfile::read_small(&path)
             .map(|t| t.trim().to_owned())
             .map_err(|e| {
                 format!(

@@ -218,7 +218,7 @@ impl StoreConfig {
             }
             (Some(url), None) => Some(url),
             (None, Some(path)) => Some(
-                std::fs::read_to_string(&path)
+                keyfile::read_small(&path)
                     .map_err(|e| fail(format!("[store] url_file {}: {e}", path.display())))?
                     .trim()
                     .to_owned(),

@@ -3,7 +3,7 @@
 //! survives restarts.
 
 use crate::private_files;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use wiregate_core::PrivateKey;
 
@@ -20,8 +20,28 @@ fn fail(path: &Path, message: impl ToString) -> Error {
     }
 }
 
+/// More than any small secret file holds (`wg genkey` writes 45 bytes): a path that names
+/// something else (`/dev/zero`, a log) is refused after this much, not read to the end.
+const MAX_SECRET_FILE: u64 = 4096;
+
+/// The text of a small file of secrets (a key, a store URL), refused if it is longer
+/// than any such file.
+pub fn read_small(path: &Path) -> std::io::Result<String> {
+    let mut text = String::new();
+    std::fs::File::open(path)?
+        .take(MAX_SECRET_FILE + 1)
+        .read_to_string(&mut text)?;
+    if text.len() as u64 > MAX_SECRET_FILE {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("longer than {MAX_SECRET_FILE} bytes: not a key or secret file"),
+        ));
+    }
+    Ok(text)
+}
+
 pub fn load(path: &Path) -> Result<PrivateKey, Error> {
-    let text = std::fs::read_to_string(path).map_err(|e| fail(path, e))?;
+    let text = read_small(path).map_err(|e| fail(path, e))?;
     private_files::warn_if_shared(path).map_err(|e| fail(path, e))?;
     PrivateKey::from_base64(&text).map_err(|e| fail(path, e))
 }
@@ -91,5 +111,13 @@ mod tests {
             message.contains("bad.key") && message.contains("base64"),
             "{message}"
         );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_path_to_something_endless_is_refused_not_read_to_the_end() {
+        // /dev/zero never ends: read whole, it would take all memory.
+        let message = load(Path::new("/dev/zero")).unwrap_err().to_string();
+        assert!(message.contains("not a key or secret file"), "{message}");
     }
 }

@@ -5,16 +5,13 @@
 
 mod backends;
 mod cli;
-mod config;
 #[cfg(target_os = "linux")]
 mod dropin;
 #[cfg(not(target_os = "linux"))]
 #[path = "no_dropin.rs"]
 mod dropin;
 mod file_tunnels;
-mod keyfile;
 mod metrics_listener;
-mod private_files;
 mod reload;
 mod serve;
 mod signals;
@@ -29,6 +26,7 @@ mod windows_service;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use wiregate::{config, keyfile, private_files, shards};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -153,25 +151,6 @@ fn service_log(args: &[String]) -> Option<PathBuf> {
         && args.get(2).map(String::as_str) == Some("run");
     let data = std::env::var_os("ProgramData")?;
     is_service.then(|| PathBuf::from(data).join("wiregate").join("wiregate.log"))
-}
-
-/// The shard count to use: the one asked for, checked, or one per core (at most as many
-/// as a receiver index can name).
-pub fn shards(requested: Option<usize>) -> Result<usize, String> {
-    #[cfg(target_os = "linux")]
-    use wiregate_dataplane::index::MAX_SHARDS;
-    // No engine here to shard: any count a Linux build would take is accepted.
-    #[cfg(not(target_os = "linux"))]
-    const MAX_SHARDS: usize = 64;
-    match requested {
-        Some(n) if (1..=MAX_SHARDS).contains(&n) => Ok(n),
-        Some(n) => Err(format!(
-            "shards must be between 1 and {MAX_SHARDS}, not {n}"
-        )),
-        None => Ok(std::thread::available_parallelism()
-            .map_or(1, |n| n.get())
-            .min(MAX_SHARDS)),
-    }
 }
 
 #[cfg(windows)]

@@ -45,7 +45,7 @@ pub(crate) fn admin_tokens(config: &Config) -> Result<Vec<String>, String> {
         keyfile::create_secret(&path, &auth::generate()).map_err(|e| e.to_string())?;
         tracing::info!(path = %path.display(), "generated an API token");
     }
-    let token = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let token = keyfile::read_small(&path).map_err(|e| format!("{}: {e}", path.display()))?;
     Ok(vec![token.trim().to_owned()])
 }
 

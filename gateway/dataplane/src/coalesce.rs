@@ -213,7 +213,7 @@ impl Group {
 
 /// Plans the writes of one batch and gathers them; its tables are reused batch to batch.
 #[derive(Debug, Default)]
-pub(crate) struct Coalescer {
+pub struct Coalescer {
     open: FxHashMap<FlowKey, usize>,
     groups: Vec<Group>,
     /// The packet after each packet in its group (`NONE` for the last).

@@ -40,6 +40,10 @@ mod transmit;
 pub mod tun;
 pub mod udp;
 
+/// The TUN write coalescer, for the fuzz targets only (feature `fuzzing`); the engine's
+/// own surface does not include it.
+#[cfg(feature = "fuzzing")]
+pub use coalesce::Coalescer;
 pub use device::{Device, DeviceConfig, DeviceError, DeviceReport, PeerReport};
 pub use stall::ShardStall;
 pub mod uapi;
