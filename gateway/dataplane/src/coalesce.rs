@@ -270,10 +270,12 @@ impl Coalescer {
             && group.count < MAX_SEGMENTS
             && group.len + s.payload <= MAX_LEN
             && ip_headers_match(head_packet, packet, head.key.v6);
-        // TCP: the next bytes of the stream, with the head's window, urgent pointer
-        // and options (all but the checksum, from byte 14 of the TCP header on).
+        // TCP: the next bytes of the stream, with the head's reserved bits and AE flag
+        // (byte 12, as the kernel's GRO compares them), window, urgent pointer and
+        // options (all but the checksum, from byte 14 of the TCP header on).
         let continues = !head.tcp()
             || (s.seq == group.next_seq
+                && packet[s.ip_len + 12] == head_packet[head.ip_len + 12]
                 && packet[s.ip_len + 14..s.ip_len + 16]
                     == head_packet[head.ip_len + 14..head.ip_len + 16]
                 && packet[s.ip_len + 18..s.header_len]

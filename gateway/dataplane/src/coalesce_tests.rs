@@ -257,6 +257,27 @@ fn differing_ip_headers_do_not_join() {
     assert_eq!(writes.concat(), packets);
 }
 
+/// Found by the `tun_coalesce` fuzz target: a segment whose reserved bits or AE flag
+/// (AccECN) differ from the first's joined it, and splitting gave it the first's.
+#[test]
+fn differing_reserved_bits_or_ae_flag_do_not_join() {
+    // The first two of a stream (neither pushed), then three with the AE flag set.
+    let mut packets = stream(false, 1, 5, 1000)[..2].to_vec();
+    packets.extend((2..5u32).map(|i| {
+        let mut l4 = vec![0u8; 20];
+        l4[4..8].copy_from_slice(&(1000 + i * 1000).to_be_bytes());
+        l4[8..12].copy_from_slice(&77u32.to_be_bytes());
+        l4[12] = 5 << 4 | 0x01;
+        l4[13] = TCP_ACK | if i == 4 { TCP_PSH } else { 0 };
+        l4[14..16].copy_from_slice(&512u16.to_be_bytes());
+        l4.extend_from_slice(&payload(1000, i as u8));
+        ip(false, PROTO_TCP, 100 + i as u16, (1, 5201), l4)
+    }));
+    let writes = round_trip(&packets, false);
+    assert_eq!(sizes(&writes), [2, 3]);
+    assert_eq!(writes.concat(), packets);
+}
+
 #[test]
 fn any_bytes_plan_and_gather_without_panicking() {
     let mut rng = rand::rngs::StdRng::seed_from_u64(7);
