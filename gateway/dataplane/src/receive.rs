@@ -140,8 +140,8 @@ impl Shard {
         let Some(index) = index_at(data, receiver_at) else {
             return bump(&self.stats.drop_malformed, 1);
         };
-        if self.sessions.lookup(index).is_some() {
-            return self.deliver_indexed(from, data);
+        if let Some(internal) = self.sessions.lookup(index) {
+            return self.deliver_session(from, data, internal);
         }
         // Not ours: the owner is the shard the index decrypts to (see `sessions.rs`).
         let owner = self.sessions.owner(index);
@@ -152,20 +152,25 @@ impl Shard {
         self.hand_off(owner, Handoff::Indexed { from }, data);
     }
 
-    /// Delivers a datagram that names one of this shard's sessions by its wire index,
-    /// after writing boringtun's index in its place.
+    /// Delivers a datagram handed over by the shard it reached, which found that it
+    /// names one of this shard's sessions by its wire index.
     pub(crate) fn deliver_indexed(&mut self, from: Path, data: &mut [u8]) {
-        let kind = message_type(data);
-        let at = if kind == Some(MESSAGE_HANDSHAKE_RESPONSE) {
+        let at = if message_type(data) == Some(MESSAGE_HANDSHAKE_RESPONSE) {
             RESPONSE_RECEIVER_AT
         } else {
             RECEIVER_AT
         };
-        let Some(internal) = index_at(data, at).and_then(|i| self.sessions.lookup(i)) else {
-            return bump(&self.stats.drop_unknown_index, 1);
-        };
+        match index_at(data, at).and_then(|i| self.sessions.lookup(i)) {
+            Some(internal) => self.deliver_session(from, data, internal),
+            None => bump(&self.stats.drop_unknown_index, 1),
+        }
+    }
+
+    /// Delivers a datagram for the session boringtun knows as `internal`, after writing
+    /// that index in place of the wire's.
+    fn deliver_session(&mut self, from: Path, data: &mut [u8], internal: u32) {
         let slot = owner_of(internal).slot;
-        match kind {
+        match message_type(data) {
             Some(MESSAGE_DATA) => unwrap_data(data, internal),
             Some(MESSAGE_HANDSHAKE_RESPONSE) => {
                 let Some(identity) = self.identity.as_deref() else {

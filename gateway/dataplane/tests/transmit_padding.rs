@@ -30,7 +30,8 @@ fn datagram_len(len: usize) -> usize {
 /// returns how many packets of each length arrived. A handshake initiation from the device
 /// is answered as a peer would and not counted: a packet read from the TUN before the
 /// device has taken the client's confirming keepalive finds a session it may not send
-/// on yet, and the device starts a handshake of its own, sending the packet after it.
+/// on yet, and the device starts a handshake of its own (confirmed by a keepalive, also
+/// not counted), sending the packet after it.
 fn receive_padded(peer: &mut Client, count: usize) -> BTreeMap<usize, usize> {
     let mut lengths = BTreeMap::new();
     let mut buf = vec![0u8; 65_536];
@@ -52,6 +53,8 @@ fn receive_padded(peer: &mut Client, count: usize) -> BTreeMap<usize, usize> {
                 peer.send(response);
                 continue;
             }
+            // The keepalive that confirms that handshake to us carries no packet.
+            TunnResult::Done if n == DATA_OVERHEAD => continue,
             other => panic!("not a data packet for us: {other:?}"),
         };
         received += 1;
