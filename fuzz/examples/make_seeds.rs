@@ -1,11 +1,13 @@
 //! Writes the seed corpora that are made by program rather than captured (see
 //! `seeds/make`): batches of packets for `tun_coalesce`, WireGuardNT configuration
-//! buffers for `nt_config`, the daemon's embedded configuration for `config_file`.
+//! buffers for `nt_config`, the daemon's embedded configuration for `config_file`,
+//! scripts of traffic for the live `engine`.
 //! Usage: `make_seeds <seeds directory>`.
 
 use ipnet::IpNet;
 use std::path::Path;
 use wiregate_core::PublicKey;
+use wiregate_fuzz::engine::{self, Event};
 use wiregate_fuzz::packets::{Batch, tcp_stream, udp_stream};
 use wiregate_windows::layout::{interface_flags, peer_flags};
 use wiregate_windows::{Configuration, Interface, Peer, encode};
@@ -120,6 +122,119 @@ fn configurations() -> Vec<(&'static str, Configuration)> {
     ]
 }
 
+/// Scripts for the engine: handshakes either way, flows both ways (the coalescer's seed
+/// flows, whose addresses the engine's peer may use), replays and altered datagrams,
+/// strangers, packets from addresses the peer may not use, time passing.
+fn scripts() -> Vec<(&'static str, Vec<Event>)> {
+    let sealed = |shard, packet| Event::Sealed {
+        shard,
+        repair: false,
+        packet,
+    };
+    let plain = |packet| Event::Plain {
+        repair: false,
+        packet,
+    };
+    let mut bulk: Vec<Event> = vec![Event::Handshake { shard: 0 }];
+    bulk.extend(
+        tcp_stream(false, 40000, 1, 8, 1380)
+            .into_iter()
+            .map(|p| sealed(1, p)),
+    );
+    bulk.extend(udp_stream(false, 50000, 4, 1200).into_iter().map(plain));
+    let mut v6: Vec<Event> = vec![Event::Handshake { shard: 1 }];
+    v6.extend(
+        tcp_stream(true, 40001, 1, 4, 1360)
+            .into_iter()
+            .map(|p| sealed(0, p)),
+    );
+    v6.extend(udp_stream(true, 50001, 3, 1000).into_iter().map(plain));
+    let mut spoofed = udp_stream(false, 50002, 1, 64).remove(0);
+    spoofed[12..16].copy_from_slice(&[10, 1, 2, 3]);
+    let first = |v: Vec<Vec<u8>>| v.into_iter().next().expect("a packet");
+    vec![
+        ("peer-initiates-bulk", bulk),
+        ("ipv6", v6),
+        (
+            "gateway-initiates",
+            vec![
+                plain(first(udp_stream(false, 50003, 1, 200))),
+                sealed(0, first(udp_stream(false, 50004, 1, 300))),
+                Event::Advance { ticks: 40 },
+                plain(first(tcp_stream(false, 40002, 9, 1, 500))),
+            ],
+        ),
+        (
+            "replayed-and-altered",
+            vec![
+                Event::Handshake { shard: 0 },
+                sealed(1, first(udp_stream(false, 50005, 1, 100))),
+                Event::Altered {
+                    shard: 1,
+                    at: 0,
+                    xor: 0,
+                },
+                Event::Altered {
+                    shard: 0,
+                    at: 20,
+                    xor: 1,
+                },
+                Event::Altered {
+                    shard: 0,
+                    at: 5,
+                    xor: 0x80,
+                },
+                Event::Handshake { shard: 1 },
+                Event::Altered {
+                    shard: 0,
+                    at: 0,
+                    xor: 0,
+                },
+            ],
+        ),
+        (
+            "spoofed-source",
+            vec![Event::Handshake { shard: 0 }, sealed(0, spoofed)],
+        ),
+        (
+            "strangers",
+            vec![
+                Event::Raw {
+                    shard: 0,
+                    stranger: true,
+                    data: [&[1u8, 0, 0, 0][..], &[0x5a; 144]].concat(),
+                },
+                Event::Raw {
+                    shard: 1,
+                    stranger: false,
+                    data: [&[4u8, 0, 0, 0][..], &[0xa5; 44]].concat(),
+                },
+                Event::Raw {
+                    shard: 1,
+                    stranger: true,
+                    data: [&[3u8, 0, 0, 0][..], &[0x11; 60]].concat(),
+                },
+                Event::Raw {
+                    shard: 0,
+                    stranger: false,
+                    data: [&[2u8, 0, 0, 0][..], &[0x22; 88]].concat(),
+                },
+            ],
+        ),
+        (
+            "time-passes",
+            vec![
+                Event::Handshake { shard: 0 },
+                sealed(0, first(udp_stream(false, 50006, 1, 100))),
+                Event::Advance { ticks: 255 },
+                Event::Advance { ticks: 255 },
+                plain(first(udp_stream(false, 50007, 1, 100))),
+                Event::Advance { ticks: 255 },
+            ],
+        ),
+    ]
+}
+
 fn main() {
     let dir = std::env::args()
         .nth(1)
@@ -130,6 +245,9 @@ fn main() {
     }
     for (name, config) in configurations() {
         write(dir, "nt_config", name, &encode(&config));
+    }
+    for (name, script) in scripts() {
+        write(dir, "engine", name, &engine::encode(&script));
     }
     write(
         dir,

@@ -2,5 +2,6 @@
 //! API target talks to.
 
 pub mod api;
+pub mod engine;
 pub mod packets;
 pub mod uapi_model;

@@ -81,7 +81,7 @@ pub fn same_after_segmentation(segment: &[u8], original: &[u8]) -> bool {
 
 /// Sets the length fields and checksums of an IPv4 (without options) or IPv6 packet
 /// carrying TCP or UDP to what its bytes make them; leaves anything else alone.
-fn make_right(packet: &mut [u8]) {
+pub fn make_right(packet: &mut [u8]) {
     let v4 = packet.len() >= 20 && packet[0] == 0x45;
     if v4 {
         let total = (packet.len() as u16).to_be_bytes();

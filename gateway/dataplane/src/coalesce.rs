@@ -14,9 +14,16 @@
 //! (tun-rs, which this replaced, copied each packet to the heap and then once more into
 //! the first one's buffer: a fifth of the decrypt path's CPU.)
 
+#[cfg(not(target_os = "linux"))]
+use crate::checksum::{checksum, checksum_no_fold};
 use rustc_hash::FxHashMap;
 use std::io::IoSlice;
-use tun_rs::{VIRTIO_NET_HDR_LEN, checksum, checksum_no_fold};
+#[cfg(target_os = "linux")]
+use tun_rs::{checksum, checksum_no_fold};
+
+/// Bytes of the `struct virtio_net_hdr` that leads each packet on a TUN device with
+/// offloads (Linux's ABI).
+pub(crate) const VIRTIO_NET_HDR_LEN: usize = 10;
 
 /// Segments per super-packet: UDP GSO's limit on kernels before 6.2 (`UDP_MAX_SEGMENTS`),
 /// applied to TCP too, which reaches the 64 KiB bound first at full-size segments.
@@ -383,6 +390,7 @@ fn finish(group: &mut Group, head: &mut [u8]) {
     }
 }
 
-#[cfg(test)]
+// Checked by splitting with tun-rs, which is Linux only.
+#[cfg(all(test, target_os = "linux"))]
 #[path = "coalesce_tests.rs"]
 mod tests;

@@ -9,53 +9,26 @@
 
 use crate::index::{MAX_SHARDS, MAX_SLOTS, PeerRef};
 use crate::index_cipher::IndexCipher;
+use crate::io::{BatchSocket, BatchTun};
 use crate::peer::{Identity, PeerSpec};
 use crate::routing::{Owner, Routing};
 use crate::sessions::SessionIndices;
 use crate::shard::{Command, Exit, Shard, ShardLink};
 use crate::stats::{PeerStats, ShardCounters, ShardStats};
 use crate::tun::TunQueue;
+use crate::tun_batch::TunWriteBatch;
 use crate::udp::Udp;
 use arc_swap::ArcSwap;
 use ipnet::IpNet;
 use rustc_hash::FxHashMap;
 use std::io;
-use std::net::SocketAddr;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
-use std::time::SystemTime;
+use std::time::Instant;
 use wiregate_core::BatchSizes;
-use wiregate_core::{PeerConfig, PrivateKey, PublicKey};
+use wiregate_core::{PeerConfig, PublicKey};
 
-/// The configuration of a device as the UAPI sees it: kernel WireGuard semantics, where
-/// allowed IPs may nest (longest prefix wins) but one exact prefix has one owner.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct DeviceConfig {
-    pub private_key: Option<PrivateKey>,
-    pub listen_port: u16,
-    pub fwmark: u32,
-    pub peers: Vec<PeerConfig>,
-}
-
-/// A peer as reported: its configuration plus what the data plane observed.
-#[derive(Debug, Clone)]
-pub struct PeerReport {
-    pub config: PeerConfig,
-    /// The endpoint now in use (after roaming), else the configured one.
-    pub endpoint: Option<SocketAddr>,
-    pub last_handshake: Option<SystemTime>,
-    pub rx_bytes: u64,
-    pub tx_bytes: u64,
-}
-
-#[derive(Debug, Clone)]
-pub struct DeviceReport {
-    pub private_key: Option<PrivateKey>,
-    /// The port actually bound (differs from the configured one when that is 0).
-    pub listen_port: u16,
-    pub fwmark: u32,
-    pub peers: Vec<PeerReport>,
-}
+pub use crate::config::{DeviceConfig, DeviceReport, PeerReport};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DeviceError {
@@ -139,6 +112,47 @@ pub struct Device {
     /// The key of the device's receiver indices (`index_cipher.rs`): its shards' and its
     /// sockets' steering program's.
     indices: Arc<IndexCipher>,
+    /// Where new sockets come from when the port changes.
+    sockets: Box<dyn SocketFactory>,
+}
+
+/// Where a device's sockets come from: the host's (`udp.rs`), or memory in a simulation.
+pub(crate) trait SocketFactory: Send + Sync + std::fmt::Debug {
+    /// `count` sockets sharing `port` (0: one the system picks), steered by `indices`.
+    fn bind(
+        &self,
+        port: u16,
+        count: usize,
+        fwmark: u32,
+        indices: &IndexCipher,
+    ) -> io::Result<Vec<Box<dyn BatchSocket>>>;
+
+    /// Whether `fwmark` may be set, tried so that a refusal changes nothing.
+    fn check_mark(&self, fwmark: u32) -> io::Result<()>;
+}
+
+/// The host's sockets.
+#[derive(Debug)]
+struct HostSockets;
+
+impl SocketFactory for HostSockets {
+    fn bind(
+        &self,
+        port: u16,
+        count: usize,
+        fwmark: u32,
+        indices: &IndexCipher,
+    ) -> io::Result<Vec<Box<dyn BatchSocket>>> {
+        let sockets = Udp::bind_group(port, count, fwmark, indices)?;
+        Ok(sockets
+            .into_iter()
+            .map(|s| Box::new(s) as Box<dyn BatchSocket>)
+            .collect())
+    }
+
+    fn check_mark(&self, fwmark: u32) -> io::Result<()> {
+        Udp::check_mark(fwmark)
+    }
 }
 
 impl Device {
@@ -149,64 +163,15 @@ impl Device {
         queues: Vec<TunQueue>,
         listen_port: u16,
     ) -> Result<Arc<Self>, DeviceError> {
-        let shards = queues.len().clamp(1, MAX_SHARDS);
-        let indices = Arc::new(IndexCipher::random());
-        let sockets = Udp::bind_group(listen_port, shards, 0, &indices).map_err(|source| {
-            DeviceError::Port {
-                port: listen_port,
-                source,
-            }
-        })?;
-        let bound_port = sockets[0]
-            .local_port()
-            .map_err(|source| DeviceError::Port {
-                port: listen_port,
-                source,
-            })?;
-        let routing = Arc::new(ArcSwap::from_pointee(Routing::default()));
-        let ratelimit = Arc::new(std::sync::Mutex::new(
-            crate::ratelimit::RateLimiter::default(),
-        ));
-        let lifecycle = Arc::new(Lifecycle::default());
-        let stats: Vec<Arc<ShardStats>> = (0..shards).map(|_| Arc::default()).collect();
-        let mut channels = Vec::with_capacity(shards);
-        for shard_stats in &stats {
-            channels.push(Shard::channel(shard_stats.clone()).map_err(|source| {
-                DeviceError::Port {
-                    port: listen_port,
-                    source,
-                }
-            })?);
-        }
-        let links: Arc<[ShardLink]> = channels.iter().map(|c| c.link.clone()).collect();
-        let mut threads = Vec::with_capacity(shards);
-        for (id, ((channels, udp), tun)) in
-            channels.into_iter().zip(sockets).zip(queues).enumerate()
-        {
-            let shard = Shard {
-                id: id as u16,
-                poll: channels.poll,
-                udp,
-                tun,
-                commands: channels.commands,
-                inbox: channels.inbox,
-                links: links.clone(),
-                routing: routing.clone(),
-                identity: None,
-                peers: Vec::new(),
-                sessions: SessionIndices::new(id as u16, indices.clone()),
-                timed: Default::default(),
-                stats: stats[id].clone(),
-                out: crate::send::SendBatch::new(),
-                tun_out: crate::tun::TunWriteBatch::default(),
-                handshakes: Default::default(),
-                ratelimit: ratelimit.clone(),
-                pending: (0..shards).map(|_| Default::default()).collect(),
-                scratch: vec![0; wiregate_core::protocol::MAX_IP_PACKET + 256],
-                mtu: wiregate_core::config::DEFAULT_MTU.into(),
-            };
-            let lifecycle = lifecycle.clone();
-            let thread_name = format!("{name}/shard{id}");
+        let queues = queues
+            .into_iter()
+            .map(|q| Box::new(q) as Box<dyn BatchTun>)
+            .collect();
+        let (device, shards) = Self::assemble(name, queues, listen_port, Box::new(HostSockets))?;
+        let mut threads = Vec::with_capacity(shards.len());
+        for shard in shards {
+            let lifecycle = device.lifecycle.clone();
+            let thread_name = format!("{name}/shard{}", shard.id);
             let handle = std::thread::Builder::new()
                 .name(thread_name)
                 .spawn(move || {
@@ -224,6 +189,74 @@ impl Device {
                 })?;
             threads.push(handle);
         }
+        *device.threads.lock().unwrap_or_else(|e| e.into_inner()) = threads;
+        tracing::info!(
+            device = name,
+            shards = device.links.len(),
+            port = device.lock().bound_port,
+            "device started"
+        );
+        Ok(device)
+    }
+
+    /// Builds a device and its shards, one per TUN queue, without running them: the
+    /// caller runs each (a thread each, or a simulation's steps).
+    pub(crate) fn assemble(
+        name: &str,
+        queues: Vec<Box<dyn BatchTun>>,
+        listen_port: u16,
+        sockets: Box<dyn SocketFactory>,
+    ) -> Result<(Arc<Self>, Vec<Shard>), DeviceError> {
+        let port_error = |source| DeviceError::Port {
+            port: listen_port,
+            source,
+        };
+        let shards = queues.len().clamp(1, MAX_SHARDS);
+        let indices = Arc::new(IndexCipher::random());
+        let udps = sockets
+            .bind(listen_port, shards, 0, &indices)
+            .map_err(port_error)?;
+        let bound_port = udps[0].local_port().map_err(port_error)?;
+        let routing = Arc::new(ArcSwap::from_pointee(Routing::default()));
+        let ratelimit = Arc::new(std::sync::Mutex::new(
+            crate::ratelimit::RateLimiter::default(),
+        ));
+        let stats: Vec<Arc<ShardStats>> = (0..shards).map(|_| Arc::default()).collect();
+        let channels = stats
+            .iter()
+            .map(|s| Shard::channel(s.clone()))
+            .collect::<io::Result<Vec<_>>>()
+            .map_err(port_error)?;
+        let links: Arc<[ShardLink]> = channels.iter().map(|c| c.link.clone()).collect();
+        let now = Instant::now();
+        let mut built = Vec::with_capacity(shards);
+        for (id, ((channels, udp), tun)) in channels.into_iter().zip(udps).zip(queues).enumerate() {
+            built.push(Shard {
+                id: id as u16,
+                poll: channels.poll,
+                udp,
+                tun,
+                now,
+                simulated: false,
+                next_tick: now + crate::shard::TIMER_TICK,
+                commands: channels.commands,
+                inbox: channels.inbox,
+                links: links.clone(),
+                routing: routing.clone(),
+                identity: None,
+                peers: Vec::new(),
+                sessions: SessionIndices::new(id as u16, indices.clone()),
+                timed: Default::default(),
+                stats: stats[id].clone(),
+                out: crate::send::SendBatch::new(),
+                tun_out: TunWriteBatch::default(),
+                handshakes: Default::default(),
+                ratelimit: ratelimit.clone(),
+                pending: (0..shards).map(|_| Default::default()).collect(),
+                scratch: vec![0; wiregate_core::protocol::MAX_IP_PACKET + 256],
+                mtu: wiregate_core::config::DEFAULT_MTU.into(),
+            });
+        }
         let state = State {
             config: DeviceConfig {
                 listen_port,
@@ -237,17 +270,18 @@ impl Device {
             load: vec![0; shards],
             next_generation: 0,
         };
-        tracing::info!(device = name, shards, port = bound_port, "device started");
-        Ok(Arc::new(Self {
+        let device = Arc::new(Self {
             name: name.to_owned(),
             state: Mutex::new(state),
             routing,
             links,
             stats,
-            threads: Mutex::new(threads),
-            lifecycle,
+            threads: Mutex::new(Vec::new()),
+            lifecycle: Arc::new(Lifecycle::default()),
             indices,
-        }))
+            sockets,
+        });
+        Ok((device, built))
     }
 
     pub fn name(&self) -> &str {
@@ -297,22 +331,25 @@ impl Device {
     ) -> Result<(), DeviceError> {
         // Everything that can fail comes first, so a failure changes nothing.
         let sockets = if new.listen_port != state.config.listen_port {
-            let sockets =
-                Udp::bind_group(new.listen_port, self.links.len(), new.fwmark, &self.indices)
-                    .map_err(|source| DeviceError::Port {
-                        port: new.listen_port,
-                        source,
-                    })?;
+            let sockets = self
+                .sockets
+                .bind(new.listen_port, self.links.len(), new.fwmark, &self.indices)
+                .map_err(|source| DeviceError::Port {
+                    port: new.listen_port,
+                    source,
+                })?;
             Some(sockets)
         } else {
             None
         };
         let mark_changed = new.fwmark != state.config.fwmark;
         if mark_changed {
-            Udp::check_mark(new.fwmark).map_err(|source| DeviceError::Mark {
-                fwmark: new.fwmark,
-                source,
-            })?;
+            self.sockets
+                .check_mark(new.fwmark)
+                .map_err(|source| DeviceError::Mark {
+                    fwmark: new.fwmark,
+                    source,
+                })?;
         }
         let new_keys: FxHashMap<PublicKey, ()> =
             new.peers.iter().map(|p| (p.public_key, ())).collect();

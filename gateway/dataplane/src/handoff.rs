@@ -4,7 +4,7 @@
 //! its packets end to end in one buffer, so a batch costs one allocation, not one per
 //! packet.
 
-use crate::udp::Path;
+use crate::io::Path;
 use std::ops::Range;
 
 /// Where a handed-over packet came from, and for which of the owner's peers.

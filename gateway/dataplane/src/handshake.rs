@@ -10,7 +10,7 @@
 //! Diffie-Hellman. A fixed rate would send cookies to thousands of peers rekeying in
 //! normal operation; a queue that keeps up never does.
 
-use crate::udp::Path;
+use crate::io::Path;
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 use wiregate_core::protocol::HANDSHAKE_INITIATION_LEN;

@@ -2,10 +2,10 @@
 //! send, and the counters the control plane reads.
 
 use crate::index::PeerRef;
+use crate::io::Path;
 use crate::macs::MacKeys;
 use crate::sessions::Noise;
 use crate::stats::{PeerStats, ShardStats};
-use crate::udp::Path;
 use boringtun::noise::Tunn;
 use boringtun::noise::rate_limiter::RateLimiter;
 use boringtun::x25519;
@@ -85,8 +85,8 @@ pub(crate) struct Peer {
     /// Where its datagrams go, and from which of our addresses.
     pub endpoint: Option<Path>,
     /// The newest initiation this peer's Noise state accepted: its timestamp is the floor
-    /// below which initiations are replays, and it must outlive a rebuild (see
-    /// [`Peer::rebuilt`]).
+    /// below which initiations are replays, and it must outlive the state (see
+    /// [`Peer::rekey`]).
     pub last_initiation: Option<Box<[u8; HANDSHAKE_INITIATION_LEN]>>,
 }
 
@@ -101,7 +101,14 @@ impl std::fmt::Debug for Peer {
 }
 
 impl Peer {
-    pub fn new(spec: PeerSpec, identity: Option<&Identity>) -> Self {
+    /// A peer, with the floor below which its initiations are replays (`last_initiation`:
+    /// the newest one an earlier state of the same peer accepted, if any).
+    pub fn new(
+        spec: PeerSpec,
+        identity: Option<&Identity>,
+        last_initiation: Option<Box<[u8; HANDSHAKE_INITIATION_LEN]>>,
+        scratch: &mut [u8],
+    ) -> Self {
         if spec.public_key.is_low_order() {
             tracing::warn!(
                 peer = %spec.public_key,
@@ -113,47 +120,30 @@ impl Peer {
             noise: None,
             endpoint: spec.endpoint.map(Path::to),
             spec,
-            last_initiation: None,
+            last_initiation,
         };
         if peer.spec.persistent_keepalive.is_some() {
-            peer.rekey(identity);
+            peer.rekey(identity, scratch);
         }
         peer
     }
 
     /// The same peer (same key, same identity) with a new preshared key or keepalive,
-    /// which boringtun can only take in a new `Tunn`. A new `Tunn` would accept any
-    /// initiation whose timestamp is newer than zero, so a captured old initiation could be
-    /// replayed to roam the peer to a spoofed address. The initiation the old state last
-    /// accepted is therefore fed to the new one, which records its timestamp as the floor;
-    /// the session that opening it creates is dropped at once (`set_static_private` with
-    /// the same key clears sessions and keeps the timestamp). Costs a handshake's
-    /// Diffie-Hellmans, once per rebuild of a peer that has handshaken.
+    /// which boringtun can only take in a new `Tunn`. The replay floor carries over (see
+    /// [`Peer::rekey`]); the endpoint is the new spec's.
     pub fn rebuilt(
         spec: PeerSpec,
         identity: Option<&Identity>,
         old: Peer,
         scratch: &mut [u8],
     ) -> Self {
-        let mut peer = Self::new(spec, identity);
-        let (Some(initiation), Some(id)) = (old.last_initiation, identity) else {
-            return peer;
-        };
-        if let Some(noise) = peer.noise(Some(id)) {
-            // What the old state accepted opens again; its response is never sent.
-            let _ = noise.tunn.decapsulate(None, &initiation[..], scratch);
-            noise
-                .tunn
-                .set_static_private(id.private.clone(), id.public, Some(id.mac1.clone()));
-        }
-        peer.last_initiation = Some(initiation);
-        peer
+        Self::new(spec, identity, old.last_initiation, scratch)
     }
 
     /// The peer's Noise state, created now if it has none; `None` without a key.
-    pub fn noise(&mut self, identity: Option<&Identity>) -> Option<&mut Noise> {
+    pub fn noise(&mut self, identity: Option<&Identity>, scratch: &mut [u8]) -> Option<&mut Noise> {
         if self.noise.is_none() {
-            self.rekey(identity);
+            self.rekey(identity, scratch);
         }
         self.noise.as_deref_mut()
     }
@@ -161,13 +151,21 @@ impl Peer {
     /// Builds a fresh Noise state for the current identity; existing sessions end (the
     /// caller takes the old state's wire indices out of the shard's table first). None
     /// for a low-order public key.
-    pub fn rekey(&mut self, identity: Option<&Identity>) {
+    ///
+    /// A new `Tunn` would accept any initiation whose timestamp is newer than zero, so a
+    /// captured old initiation could be replayed to roam the peer to a spoofed address.
+    /// The initiation an earlier state last accepted is therefore fed to the new one,
+    /// which records its timestamp as the floor; the session that opening it creates is
+    /// dropped at once (`set_static_private` with the same key clears sessions and keeps
+    /// the timestamp). Costs a handshake's Diffie-Hellmans, once per new state of a peer
+    /// that has handshaken.
+    pub fn rekey(&mut self, identity: Option<&Identity>, scratch: &mut [u8]) {
         if self.spec.public_key.is_low_order() {
             self.noise = None;
             return;
         }
         self.noise = identity.map(|id| {
-            let tunn = Tunn::new(
+            let mut tunn = Tunn::new(
                 id.private.clone(),
                 x25519::PublicKey::from(self.spec.public_key.0),
                 self.spec.preshared_key.as_ref().map(|k| *k.expose_bytes()),
@@ -175,14 +173,21 @@ impl Peer {
                 self.spec.at.peer_index(),
                 Some(id.mac1.clone()),
             );
+            if let Some(initiation) = self.last_initiation.as_deref() {
+                // What the old state accepted opens again; its response is never sent.
+                let _ = tunn.decapsulate(None, &initiation[..], scratch);
+                tunn.set_static_private(id.private.clone(), id.public, Some(id.mac1.clone()));
+            }
             Box::new(Noise::new(tunn, &self.spec.public_key.0))
         });
     }
 
-    /// A new identity: peers with Noise state get a fresh one, idle peers stay idle.
-    pub fn reidentify(&mut self, identity: Option<&Identity>) {
+    /// A new identity: peers with Noise state get a fresh one, idle peers stay idle. No
+    /// initiation made for the old key opens under the new one, so the replay floor goes.
+    pub fn reidentify(&mut self, identity: Option<&Identity>, scratch: &mut [u8]) {
+        self.last_initiation = None;
         if self.noise.is_some() || self.spec.persistent_keepalive.is_some() {
-            self.rekey(identity);
+            self.rekey(identity, scratch);
         }
     }
 

@@ -6,19 +6,19 @@
 use crate::handoff::Handoff;
 use crate::handshake;
 use crate::index::PeerRef;
+use crate::io::Path;
+use crate::io::RecvMeta;
 use crate::peer::{Peer, remember_initiation, roam};
 use crate::routing::Owner;
 use crate::sessions::{owner_of, unwrap_data, unwrap_response};
 use crate::shard::Shard;
 use crate::stats::bump;
-use crate::udp::Path;
 use boringtun::noise::errors::WireGuardError;
 use boringtun::noise::handshake::parse_handshake_anon;
 use boringtun::noise::{Packet, Tunn, TunnResult};
-use quinn_udp::RecvMeta;
 use std::io::{self, IoSliceMut};
 use std::net::IpAddr;
-use std::time::{Instant, SystemTime};
+use std::time::SystemTime;
 use wiregate_core::key::KEY_LEN;
 use wiregate_core::low_order::is_low_order;
 use wiregate_core::protocol::*;
@@ -36,7 +36,7 @@ const RX_BUFFER: usize = 64 << 10;
 pub(crate) struct RxBuffers {
     pub bufs: Vec<Vec<u8>>,
     pub meta: Vec<RecvMeta>,
-    pub tun: crate::tun::TunReadBuffers,
+    pub tun: crate::tun_batch::TunReadBuffers,
 }
 
 impl RxBuffers {
@@ -44,7 +44,7 @@ impl RxBuffers {
         Self {
             bufs: (0..RX_BATCH).map(|_| vec![0; RX_BUFFER]).collect(),
             meta: vec![RecvMeta::default(); RX_BATCH],
-            tun: crate::tun::TunReadBuffers::new(),
+            tun: crate::tun_batch::TunReadBuffers::new(),
         }
     }
 }
@@ -53,6 +53,9 @@ fn message_type(data: &[u8]) -> Option<u32> {
     Some(u32::from_le_bytes(data.get(..4)?.try_into().ok()?))
 }
 
+/// The smallest IPv4 packet: its fixed header.
+const IPV4_HEADER_LEN: usize = 20;
+
 /// Where a data packet or cookie reply carries its receiver index; a response's is after
 /// its sender index.
 const RECEIVER_AT: usize = 4;
@@ -60,6 +63,13 @@ const RESPONSE_RECEIVER_AT: usize = 8;
 
 fn index_at(data: &[u8], at: usize) -> Option<u32> {
     Some(u32::from_le_bytes(data.get(at..at + 4)?.try_into().ok()?))
+}
+
+/// A data message's counter (its nonce); 0 if the message is too short to carry one.
+fn data_counter(data: &[u8]) -> u64 {
+    data.get(8..16)
+        .and_then(|b| b.try_into().ok())
+        .map_or(0, u64::from_le_bytes)
 }
 
 /// Whether a handshake message carries a low-order ephemeral key: its Diffie-Hellman
@@ -81,6 +91,7 @@ impl Shard {
     /// Reads the socket for up to `UDP_BUDGET` receive calls; true if it may hold more.
     pub(crate) fn drain_udp(&mut self, rx: &mut RxBuffers) -> bool {
         for _ in 0..UDP_BUDGET {
+            self.read_clock();
             let n = {
                 let mut slices: Vec<IoSliceMut<'_>> =
                     rx.bufs.iter_mut().map(|b| IoSliceMut::new(b)).collect();
@@ -171,6 +182,12 @@ impl Shard {
     fn deliver_session(&mut self, from: Path, data: &mut [u8], internal: u32) {
         let slot = owner_of(internal).slot;
         match message_type(data) {
+            // A counter this high is refused before anything else, as the kernel refuses
+            // it (REJECT_AFTER_MESSAGES): no session may use its last nonces, and
+            // boringtun's window arithmetic is not written for counters near the top.
+            Some(MESSAGE_DATA) if data_counter(data) >= REJECT_AFTER_MESSAGES => {
+                return bump(&self.stats.drop_replay, 1);
+            }
             Some(MESSAGE_DATA) => unwrap_data(data, internal),
             Some(MESSAGE_HANDSHAKE_RESPONSE) => {
                 let Some(identity) = self.identity.as_deref() else {
@@ -185,10 +202,11 @@ impl Shard {
             // as the peer's traffic (the kernel's rules: only authenticated messages
             // roam, handshakes and data are counted).
             Some(MESSAGE_HANDSHAKE_COOKIE) => {
+                let now = self.now;
                 let taken = self
                     .peer_mut(slot)
                     .and_then(|p| p.noise.as_deref_mut())
-                    .is_some_and(|noise| noise.take_cookie_reply(data));
+                    .is_some_and(|noise| noise.take_cookie_reply(data, now));
                 if !taken {
                     bump(&self.stats.drop_bad_mac, 1);
                 }
@@ -219,7 +237,7 @@ impl Shard {
         let Some(identity) = routing.identity.as_ref() else {
             return bump(&self.stats.drop_unknown_peer, 1);
         };
-        let under_load = self.handshakes.under_load(Instant::now());
+        let under_load = self.handshakes.under_load(self.now);
         let checker = if under_load {
             // Published for metrics: rare (only under load) and one store.
             self.stats
@@ -241,7 +259,7 @@ impl Shard {
                         .ratelimit
                         .lock()
                         .unwrap_or_else(|e| e.into_inner())
-                        .allow(from.remote.ip(), Instant::now()) =>
+                        .allow(from.remote.ip(), self.now) =>
             {
                 bump(&self.stats.drop_ratelimited, 1);
             }
@@ -255,7 +273,7 @@ impl Shard {
             Ok(_) => bump(&self.stats.drop_malformed, 1),
             Err(TunnResult::WriteToNetwork(cookie)) => {
                 bump(&self.stats.cookie_replies, 1);
-                self.out.push(from, cookie, &self.udp, &self.stats);
+                self.out.push(from, cookie, &*self.udp, &self.stats);
             }
             Err(TunnResult::Err(e)) => count_error(&self.stats, &e),
             Err(_) => bump(&self.stats.drop_bad_mac, 1),
@@ -314,6 +332,7 @@ impl Shard {
             udp,
             tun_out,
             stats,
+            now,
             ..
         } = self;
         let Some(peer) = peers
@@ -327,7 +346,7 @@ impl Shard {
         // Only an initiation brings an idle peer's Noise state to life; anything else
         // for a peer without one names a session that does not exist.
         if kind == Some(MESSAGE_HANDSHAKE_INITIATION) {
-            peer.noise(identity.as_deref());
+            peer.noise(identity.as_deref(), scratch);
             timed.insert(slot as usize);
         }
         let Peer {
@@ -360,14 +379,21 @@ impl Shard {
                 TunnResult::WriteToNetwork(reply) => {
                     if message_type(reply) == Some(MESSAGE_HANDSHAKE_COOKIE) {
                         bump(&stats.cookie_replies, 1);
-                        return out.push(from, reply, udp, stats);
+                        return out.push(from, reply, &**udp, stats);
                     }
-                    sessions.outgoing(noise, reply);
+                    sessions.outgoing(noise, reply, *now);
                     roam(endpoint, &spec.stats, from);
-                    // Our handshake response, or the keepalive that confirms a session we
-                    // initiated: sent to the peer, so counted as the kernel counts them.
-                    bump(&spec.stats.tx_bytes, reply.len() as u64);
-                    out.push(from, reply, udp, stats);
+                    // Our handshake response goes at once. The keepalive that confirms a
+                    // session we initiated is needed only if no packet waited for the
+                    // session: the first of those confirms it as well (the kernel's rule;
+                    // boringtun always sends both).
+                    let confirmation = (kind == Some(MESSAGE_HANDSHAKE_RESPONSE))
+                        .then(|| <[u8; DATA_OVERHEAD]>::try_from(&*reply).ok())
+                        .flatten();
+                    if confirmation.is_none() {
+                        bump(&spec.stats.tx_bytes, reply.len() as u64);
+                        out.push(from, reply, &**udp, stats);
+                    }
                     if matches!(
                         kind,
                         Some(MESSAGE_HANDSHAKE_INITIATION | MESSAGE_HANDSHAKE_RESPONSE)
@@ -377,15 +403,30 @@ impl Shard {
                     }
                     if kind == Some(MESSAGE_HANDSHAKE_INITIATION) {
                         remember_initiation(last_initiation, data);
+                    } else if kind == Some(MESSAGE_HANDSHAKE_RESPONSE) {
+                        noise.retry = None; // answered: no retry to hold
                     }
                     // Packets queued while the handshake was pending can go now.
+                    let mut queued_any = false;
                     while let TunnResult::WriteToNetwork(queued) =
                         noise.tunn.decapsulate(None, &[], scratch)
                     {
-                        out.push(from, queued, udp, stats);
+                        out.push(from, queued, &**udp, stats);
                         bump(&spec.stats.tx_bytes, queued.len() as u64);
+                        queued_any = true;
+                    }
+                    if let Some(keepalive) = confirmation.filter(|_| !queued_any) {
+                        bump(&spec.stats.tx_bytes, keepalive.len() as u64);
+                        out.push(from, &keepalive, &**udp, stats);
                     }
                     None
+                }
+                // boringtun takes an IPv4 packet's length from its header as long as it
+                // fits in what was sent; one shorter than the header itself is a
+                // dishonest size (the kernel's words) and goes no further, as in the
+                // kernel. (An IPv6 length counts the payload only: never short.)
+                TunnResult::WriteToTunnelV4(packet, _) if packet.len() < IPV4_HEADER_LEN => {
+                    return bump(&stats.drop_malformed, 1);
                 }
                 TunnResult::WriteToTunnelV4(packet, source) => Some((packet.len(), source.into())),
                 TunnResult::WriteToTunnelV6(packet, source) => Some((packet.len(), source.into())),

@@ -5,12 +5,12 @@
 //! peer's order), a destination's run of same-size datagrams becomes one GSO message,
 //! and the messages of the batch leave in one `sendmmsg` per segment size, so the number
 //! of system calls does not grow with the number of peers in the batch. Each datagram
-//! leaves from the local address its peer wrote to (`udp::Path`); a batch's messages go
+//! leaves from the local address its peer wrote to (`io::Path`); a batch's messages go
 //! in one call per source address, and there is rarely more than one.
 
+use crate::io::{BatchSocket, Outgoing, Path};
 use crate::stats::{ShardStats, bump};
-use crate::udp::{Outgoing, Path, Udp};
-use std::io::IoSlice;
+use std::io::{self, IoSlice};
 use std::net::IpAddr;
 
 /// Bytes of datagrams a batch holds before it is sent (tunable).
@@ -59,7 +59,7 @@ impl SendBatch {
 
     /// Room for a datagram of at most `max` bytes, sending what is queued first if the
     /// batch is full. Follow with [`commit`](Self::commit).
-    pub fn reserve(&mut self, max: usize, udp: &Udp, stats: &ShardStats) -> &mut [u8] {
+    pub fn reserve(&mut self, max: usize, udp: &dyn BatchSocket, stats: &ShardStats) -> &mut [u8] {
         if self.used + max > self.buf.len() {
             self.flush(udp, stats);
         }
@@ -80,7 +80,7 @@ impl SendBatch {
     }
 
     /// Queues a copy of `datagram` for `to`.
-    pub fn push(&mut self, to: Path, datagram: &[u8], udp: &Udp, stats: &ShardStats) {
+    pub fn push(&mut self, to: Path, datagram: &[u8], udp: &dyn BatchSocket, stats: &ShardStats) {
         self.reserve(datagram.len(), udp, stats)[..datagram.len()].copy_from_slice(datagram);
         self.commit(to, datagram.len());
     }
@@ -90,7 +90,7 @@ impl SendBatch {
     }
 
     /// Sends everything queued.
-    pub fn flush(&mut self, udp: &Udp, stats: &ShardStats) {
+    pub fn flush(&mut self, udp: &dyn BatchSocket, stats: &ShardStats) {
         self.group_by_destination();
         let runs = self.runs(udp.max_segments().max(1));
         let iov: Vec<IoSlice<'_>> = self
@@ -171,7 +171,7 @@ impl SendBatch {
 /// if the source address is no longer this host's (a floating address that moved away),
 /// the rest go from wherever the routing table says.
 fn send_runs(
-    udp: &Udp,
+    udp: &dyn BatchSocket,
     stats: &ShardStats,
     iov: &[IoSlice<'_>],
     runs: &[Run],
@@ -213,8 +213,10 @@ fn send_runs(
             Err(e)
                 if from.is_some()
                     && matches!(
-                        e.raw_os_error(),
-                        Some(nix::libc::EINVAL | nix::libc::EADDRNOTAVAIL | nix::libc::ENETUNREACH)
+                        e.kind(),
+                        io::ErrorKind::InvalidInput
+                            | io::ErrorKind::AddrNotAvailable
+                            | io::ErrorKind::NetworkUnreachable
                     ) =>
             {
                 tracing::debug!(?from, error = %e, "source address gone; sending as routed");
@@ -238,9 +240,11 @@ fn split(run: &Run) -> impl Iterator<Item = Run> + '_ {
     })
 }
 
-#[cfg(test)]
+// Against a real socket, whose kernel segments and routes.
+#[cfg(all(test, target_os = "linux"))]
 mod tests {
     use super::*;
+    use crate::udp::Udp;
     use std::net::{SocketAddr, UdpSocket};
     use std::time::Duration;
 

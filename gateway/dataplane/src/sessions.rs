@@ -38,6 +38,9 @@ pub(crate) struct Noise {
     wire: [u32; SESSION_SLOTS],
     /// The peer's MAC keys, for the messages we send it and the cookie replies it sends.
     keys: MacKeys,
+    /// While our handshake waits for an answer: when boringtun would send it again, and
+    /// when it may (see `timers.rs`).
+    pub retry: Option<crate::timers::Retry>,
     cookies: CookieState,
 }
 
@@ -54,13 +57,14 @@ impl Noise {
             wire: [NONE; SESSION_SLOTS],
             keys: MacKeys::new(peer_public),
             cookies: CookieState::default(),
+            retry: None,
         }
     }
 
     /// Opens a cookie reply to one of our handshakes and keeps its cookie for the next;
     /// false if it does not open.
-    pub fn take_cookie_reply(&mut self, reply: &[u8]) -> bool {
-        self.cookies.take_reply(&self.keys, reply, Instant::now())
+    pub fn take_cookie_reply(&mut self, reply: &[u8], now: Instant) -> bool {
+        self.cookies.take_reply(&self.keys, reply, now)
     }
 }
 
@@ -106,8 +110,9 @@ impl SessionIndices {
     }
 
     /// Gives a message boringtun wrote for `noise`'s peer the wire's view: a handshake
-    /// message gets a fresh sender index and its MACs again; anything else is left as is.
-    pub fn outgoing(&mut self, noise: &mut Noise, message: &mut [u8]) {
+    /// message gets a fresh sender index and its MACs again (mac2 with a cookie received
+    /// before `now` expired it); anything else is left as is.
+    pub fn outgoing(&mut self, noise: &mut Noise, message: &mut [u8], now: Instant) {
         let kind = message.first().map(|&b| u32::from(b));
         if !matches!(
             kind,
@@ -131,7 +136,10 @@ impl SessionIndices {
         self.by_wire.insert(wire, internal);
         noise.wire[session] = wire;
         write_index(message, 4, wire);
-        noise.cookies.seal(&noise.keys, message, Instant::now());
+        noise.cookies.seal(&noise.keys, message, now);
+        if kind == Some(MESSAGE_HANDSHAKE_INITIATION) {
+            noise.retry = Some(crate::timers::Retry::after(now));
+        }
     }
 
     /// Takes a peer's wire indices out of the table: its Noise state is going.
@@ -196,7 +204,7 @@ mod tests {
             let boringtuns = match noise.tunn.format_handshake_initiation(&mut buf, true) {
                 boringtun::noise::TunnResult::WriteToNetwork(m) => {
                     let internal = read_index(m, 4);
-                    table.outgoing(&mut noise, m);
+                    table.outgoing(&mut noise, m, Instant::now());
                     let wire = read_index(m, 4);
                     assert!(seen.insert(wire), "an index came again");
                     assert_eq!(cipher.shard_of(wire), 3);

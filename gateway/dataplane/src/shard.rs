@@ -15,21 +15,21 @@
 
 use crate::handoff::{Handoff, HandoffBatch};
 use crate::handshake::HandshakeQueue;
+use crate::io::{BatchSocket, BatchTun};
 use crate::peer::{Identity, Peer, PeerSpec};
+use crate::receive::RxBuffers;
 use crate::routing::Routing;
 use crate::send::SendBatch;
 use crate::sessions::SessionIndices;
 use crate::slotset::SlotSet;
 use crate::stats::{ShardStats, bump};
-use crate::tun::{TunQueue, TunWriteBatch, WRITE_BATCH};
-use crate::udp::Udp;
+use crate::tun_batch::{TunWriteBatch, WRITE_BATCH};
 use arc_swap::ArcSwap;
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token, Waker};
 use std::io;
 use std::net::SocketAddr;
-use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -60,7 +60,7 @@ pub(crate) enum Command {
     /// A new private key (or none): every peer's sessions are rebuilt.
     SetIdentity(Option<Arc<Identity>>),
     /// A new listening socket (the port changed).
-    SetSocket(Udp),
+    SetSocket(Box<dyn BatchSocket>),
     /// A new fwmark for the socket's datagrams.
     SetMark(u32),
     /// Stops the shard until the gate opens: a test hook standing for a shard that a
@@ -96,6 +96,26 @@ impl ShardLink {
     }
 }
 
+/// A shard's sources, each with a flag: ready to be read, or left with work.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Sources {
+    pub udp: bool,
+    pub tun: bool,
+    pub inbox: bool,
+}
+
+impl Sources {
+    pub const ALL: Self = Self {
+        udp: true,
+        tun: true,
+        inbox: true,
+    };
+
+    pub fn any(self) -> bool {
+        self.udp || self.tun || self.inbox
+    }
+}
+
 /// Why a shard's loop ended.
 #[derive(Debug)]
 pub(crate) enum Exit {
@@ -107,8 +127,15 @@ pub(crate) enum Exit {
 pub(crate) struct Shard {
     pub id: u16,
     pub poll: Poll,
-    pub udp: Udp,
-    pub tun: TunQueue,
+    pub udp: Box<dyn BatchSocket>,
+    pub tun: Box<dyn BatchTun>,
+    /// The shard's clock: the system's, read again before each batch (a pass may take a
+    /// while under a flood, and the load signal counts in fractions of a second), or a
+    /// simulation's, which only the simulation moves.
+    pub now: Instant,
+    pub simulated: bool,
+    /// When the protocol timers run next.
+    pub next_tick: Instant,
     pub commands: Receiver<Command>,
     pub inbox: Receiver<HandoffBatch>,
     pub links: Arc<[ShardLink]>,
@@ -175,76 +202,90 @@ impl Shard {
         })
     }
 
+    /// Registers the shard's sources with its poller: both must have a descriptor.
     fn register(&self) -> io::Result<()> {
         let registry = self.poll.registry();
-        let udp = self.udp.source().as_raw_fd();
+        let no_fd = || io::Error::new(io::ErrorKind::Unsupported, "a source without a descriptor");
+        let udp = self.udp.poll_fd().ok_or_else(no_fd)?;
         registry.register(&mut SourceFd(&udp), UDP, Interest::READABLE)?;
-        let tun = self.tun.raw_fd();
+        let tun = self.tun.poll_fd().ok_or_else(no_fd)?;
         registry.register(&mut SourceFd(&tun), TUN, Interest::READABLE)
     }
 
-    /// The shard's event loop. Sources are edge-triggered, so each is drained to
-    /// `WouldBlock` when it signals.
+    /// The shard's thread: waits for its sources and makes a [`turn`](Self::turn) on each
+    /// wake-up. Sources are edge-triggered, so each is drained to `WouldBlock` when it
+    /// signals.
     pub fn run(mut self) -> Exit {
         if let Err(e) = self.register() {
             return Exit::TunGone(e);
         }
+        self.now = Instant::now();
+        self.next_tick = self.now + TIMER_TICK;
         self.refresh_mtu();
         let mut events = Events::with_capacity(16);
-        let mut rx = crate::receive::RxBuffers::new();
-        let mut next_tick = Instant::now() + TIMER_TICK;
+        let mut rx = RxBuffers::new();
         // Sources a bounded pass left with work: drained further without an event.
-        let (mut udp_more, mut tun_more, mut inbox_more) = (false, false, false);
+        let mut more = Sources::default();
         loop {
             // Queued initiations are opened between polls; while any wait, or a source
             // has work left, poll only looks at what arrived meanwhile.
-            let busy = !self.handshakes.is_empty() || udp_more || tun_more || inbox_more;
+            let busy = !self.handshakes.is_empty() || more.any();
             let timeout = if busy {
                 Duration::ZERO
             } else {
-                next_tick.saturating_duration_since(Instant::now())
+                self.next_tick.saturating_duration_since(Instant::now())
             };
             if let Err(e) = self.poll.poll(&mut events, Some(timeout))
                 && e.kind() != io::ErrorKind::Interrupted
             {
                 return Exit::TunGone(e);
             }
-            let (mut udp, mut tun) = (udp_more, tun_more);
+            let mut ready = more;
             for event in events.iter() {
                 match event.token() {
-                    UDP => udp = true,
-                    TUN => tun = true,
+                    UDP => ready.udp = true,
+                    TUN => ready.tun = true,
                     _ => {}
                 }
             }
-            // Commands and handoffs are looked at on every pass: a wake-up may have been
-            // spent on a pass that ran out of budget.
-            if self.take_commands() {
-                return Exit::Shutdown;
-            }
-            match self.take_handoffs() {
-                Some(more) => inbox_more = more,
-                None => return Exit::Shutdown,
-            }
-            udp_more = udp && self.drain_udp(&mut rx);
-            tun_more = match tun.then(|| self.drain_tun(&mut rx)) {
-                None => false,
-                Some(Ok(more)) => more,
-                Some(Err(e)) => {
-                    self.flush();
-                    return Exit::TunGone(e);
-                }
+            self.read_clock();
+            more = match self.turn(&mut rx, ready) {
+                Ok(more) => more,
+                Err(exit) => return exit,
             };
-            if !self.handshakes.is_empty() {
-                self.open_initiations();
-            }
-            if Instant::now() >= next_tick {
-                self.refresh_mtu();
-                self.run_timers();
-                next_tick = Instant::now() + TIMER_TICK;
-            }
-            self.flush();
         }
+    }
+
+    /// One pass: the waiting commands and handoffs, the sources `ready` names (the inbox
+    /// is looked at every time), the queued initiations, the timers if they are due at
+    /// `self.now`, and the batch's output. Returns the sources left with work.
+    pub fn turn(&mut self, rx: &mut RxBuffers, ready: Sources) -> Result<Sources, Exit> {
+        // Commands and handoffs are looked at on every pass: a wake-up may have been
+        // spent on a pass that ran out of budget.
+        if self.take_commands() {
+            return Err(Exit::Shutdown);
+        }
+        let inbox = self.take_handoffs().ok_or(Exit::Shutdown)?;
+        let udp = ready.udp && self.drain_udp(rx);
+        let tun = match ready.tun.then(|| self.drain_tun(rx)) {
+            None => false,
+            Some(Ok(more)) => more,
+            Some(Err(e)) => {
+                self.flush();
+                return Err(Exit::TunGone(e));
+            }
+        };
+        if !self.handshakes.is_empty() {
+            self.open_initiations();
+        }
+        self.read_clock();
+        if self.now >= self.next_tick {
+            self.refresh_mtu();
+            self.run_timers();
+            self.next_tick = self.now + TIMER_TICK;
+        }
+        self.flush();
+        Ok(Sources { udp, tun, inbox })
     }
 
     /// Applies every waiting command; true when told to shut down.
@@ -301,17 +342,27 @@ impl Shard {
                 let peer = match old {
                     None => {
                         bump(&self.stats.peers, 1);
-                        Peer::new(*spec, identity)
+                        Peer::new(*spec, identity, None, &mut self.scratch)
                     }
                     Some(old) if old.spec.public_key == spec.public_key => {
                         Peer::rebuilt(*spec, identity, old, &mut self.scratch)
                     }
-                    Some(_) => Peer::new(*spec, identity),
+                    Some(_) => Peer::new(*spec, identity, None, &mut self.scratch),
                 };
+                // A persistent keepalive goes out at once, as the kernel's and
+                // wireguard-go's do when one is configured (boringtun's first waits a
+                // whole interval): with no session yet, it starts the handshake.
+                let reach_out = peer.noise.is_some()
+                    && peer.endpoint.is_some()
+                    && peer.spec.persistent_keepalive.is_some();
+                let generation = peer.spec.generation;
                 if peer.noise.is_some() {
                     self.timed.insert(slot);
                 }
                 self.peers[slot] = Some(peer);
+                if reach_out {
+                    self.encrypt(slot as u32, generation, &[]);
+                }
             }
             Command::SetEndpoint { slot, endpoint } => {
                 if let Some(peer) = self.peer_mut(slot) {
@@ -335,7 +386,7 @@ impl Shard {
                         if let Some(noise) = peer.noise.as_deref() {
                             self.sessions.forget(noise);
                         }
-                        peer.reidentify(self.identity.as_deref());
+                        peer.reidentify(self.identity.as_deref(), &mut self.scratch);
                         if peer.noise.is_some() {
                             self.timed.insert(slot);
                         }
@@ -343,11 +394,15 @@ impl Shard {
                 }
             }
             Command::SetSocket(udp) => {
+                // A socket without a descriptor is a double, driven without a poller.
                 let registry = self.poll.registry();
-                let old = self.udp.source().as_raw_fd();
-                let _ = registry.deregister(&mut SourceFd(&old));
-                let new = udp.source().as_raw_fd();
-                match registry.register(&mut SourceFd(&new), UDP, Interest::READABLE) {
+                if let Some(old) = self.udp.poll_fd() {
+                    let _ = registry.deregister(&mut SourceFd(&old));
+                }
+                let registered = udp.poll_fd().map_or(Ok(()), |new| {
+                    registry.register(&mut SourceFd(&new), UDP, Interest::READABLE)
+                });
+                match registered {
                     Ok(()) => self.udp = udp,
                     Err(e) => {
                         tracing::error!(shard = self.id, error = %e, "cannot poll new socket")
@@ -361,6 +416,13 @@ impl Shard {
             }
             Command::Stall(gate) => gate.wait(),
             Command::Shutdown => {}
+        }
+    }
+
+    /// Brings `now` up to the system's time, unless the shard runs in simulated time.
+    pub fn read_clock(&mut self) {
+        if !self.simulated {
+            self.now = Instant::now();
         }
     }
 
@@ -401,7 +463,7 @@ impl Shard {
     /// packets to their shards.
     pub fn flush(&mut self) {
         if !self.out.is_empty() {
-            self.out.flush(&self.udp, &self.stats);
+            self.out.flush(&*self.udp, &self.stats);
         }
         if !self.tun_out.is_empty() {
             self.flush_tun();

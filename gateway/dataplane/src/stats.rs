@@ -119,6 +119,8 @@ counters! {
     handshake_initiations_sent,
     /// Queued initiations that could not be opened (unknown key, decryption, replay).
     handshake_failures,
+    /// Peers whose keys expired (a handshake unanswered for 90 s, or no new keys for 9 minutes): their Noise state was freed.
+    noise_expired,
     /// Cookie replies sent because the tunnel was under load.
     cookie_replies,
     /// Batched UDP sends (one sendmsg with GSO, or one plain send).

@@ -26,6 +26,7 @@ impl Shard {
     pub(crate) fn drain_tun(&mut self, rx: &mut RxBuffers) -> io::Result<bool> {
         let tun_rx = &mut rx.tun;
         for _ in 0..TUN_BUDGET {
+            self.read_clock();
             for _ in 0..TUN_BATCH {
                 match self.tun.read(tun_rx) {
                     Ok(n) => {
@@ -83,6 +84,8 @@ impl Shard {
             out,
             udp,
             stats,
+            now,
+            scratch,
             ..
         } = self;
         let Some(peer) = peers
@@ -96,15 +99,15 @@ impl Shard {
         let Some(endpoint) = peer.endpoint else {
             return bump(&stats.drop_no_endpoint, 1);
         };
-        let Some(noise) = peer.noise(identity.as_deref()) else {
+        let Some(noise) = peer.noise(identity.as_deref(), scratch) else {
             return bump(peer.without_tunn(stats), 1);
         };
         timed.insert(slot as usize);
         let room = (packet.len() + DATA_OVERHEAD).max(HANDSHAKE_INITIATION_LEN);
-        let dst = out.reserve(room, udp, stats);
+        let dst = out.reserve(room, &**udp, stats);
         match noise.tunn.encapsulate(packet, dst) {
             TunnResult::WriteToNetwork(datagram) => {
-                sessions.outgoing(noise, datagram);
+                sessions.outgoing(noise, datagram, *now);
                 let len = datagram.len();
                 match u32::from_le_bytes([datagram[0], datagram[1], datagram[2], datagram[3]]) {
                     MESSAGE_DATA => bump(&stats.tx_data_packets, 1),

@@ -11,21 +11,15 @@
 //! offload code); coalescing is ours (`coalesce.rs`), because tun-rs's copies each packet
 //! twice. This file owns buffers and batching.
 
-use crate::coalesce::Coalescer;
+use crate::io::BatchTun;
+use crate::tun_batch::{TunReadBuffers, TunWriteBatch};
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
-use tun_rs::{DeviceBuilder, SyncDevice, VIRTIO_NET_HDR_LEN};
+use tun_rs::{DeviceBuilder, SyncDevice};
 use wiregate_core::config::DEFAULT_MTU;
 
-/// Segments one TUN read may split into (tunable; wireguard-go's `IdealBatchSize`). A
-/// 64 KiB super-packet at the smallest MSS a 1280-byte MTU allows needs about 50.
-const READ_SEGMENTS: usize = 128;
-/// Largest IP packet a segment buffer holds: any MTU the config allows.
-const SEGMENT_BYTES: usize = 64 << 10;
-/// A segment buffer: a packet and room to pad it in place.
-const SEGMENT_BUFFER: usize = SEGMENT_BYTES + crate::padding::TAIL_ROOM;
-/// Decrypted packets gathered before they are written (tunable).
-pub(crate) const WRITE_BATCH: usize = 256;
+// The coalescer writes the virtio header tun-rs reads (it is the kernel's ABI).
+const _: () = assert!(crate::coalesce::VIRTIO_NET_HDR_LEN == tun_rs::VIRTIO_NET_HDR_LEN);
 
 /// One queue of a TUN device, owned by one shard.
 pub struct TunQueue {
@@ -116,10 +110,13 @@ impl TunQueue {
         self.dev.tcp_gso()
     }
 
-    /// Reads one packet (or one super-packet, split) into `rx`; the packets are
-    /// `rx.packets_mut()`. `WouldBlock` when the queue is empty; an error without an OS code
-    /// is a malformed super-packet from the kernel, and the queue is still usable.
-    pub fn read(&self, rx: &mut TunReadBuffers) -> io::Result<usize> {
+    pub fn raw_fd(&self) -> RawFd {
+        self.dev.as_raw_fd()
+    }
+}
+
+impl BatchTun for TunQueue {
+    fn read(&self, rx: &mut TunReadBuffers) -> io::Result<usize> {
         let n = self
             .dev
             .recv_multiple(&mut rx.raw, &mut rx.segments, &mut rx.sizes, 0)?;
@@ -127,121 +124,26 @@ impl TunQueue {
         Ok(n)
     }
 
-    /// Writes the batch (coalescing it first when offloads are on) and empties it.
-    /// Returns how many packets the kernel refused.
-    pub fn write(&self, batch: &mut TunWriteBatch) -> usize {
+    /// Coalesces the batch first when offloads are on.
+    fn write(&self, batch: &mut TunWriteBatch) -> usize {
+        if !self.offload() {
+            return batch.write_each(|packet| nix::unistd::write(&self.dev, packet).is_ok());
+        }
         let n = std::mem::take(&mut batch.len);
         let (bufs, lens) = (&mut batch.bufs[..n], &batch.lens[..n]);
-        if self.offload() {
-            batch.coalescer.plan(bufs, lens, self.dev.udp_gso());
-            batch.coalescer.gather(bufs, lens, |iov| {
-                nix::sys::uio::writev(&self.dev, iov)
-                    .inspect_err(|e| tracing::debug!(error = %e, "TUN write refused"))
-                    .is_ok()
-            })
-        } else {
-            bufs.iter()
-                .zip(lens)
-                .filter(|&(buf, &len)| nix::unistd::write(&self.dev, &buf[..len]).is_err())
-                .count()
-        }
+        batch.coalescer.plan(bufs, lens, self.dev.udp_gso());
+        batch.coalescer.gather(bufs, lens, |iov| {
+            nix::sys::uio::writev(&self.dev, iov)
+                .inspect_err(|e| tracing::debug!(error = %e, "TUN write refused"))
+                .is_ok()
+        })
     }
 
-    /// The interface's MTU now (it may change under us: wg-quick sets it after creating
-    /// the interface).
-    pub fn mtu(&self) -> io::Result<u16> {
+    fn mtu(&self) -> io::Result<u16> {
         self.dev.mtu()
     }
 
-    pub fn raw_fd(&self) -> RawFd {
-        self.dev.as_raw_fd()
-    }
-}
-
-/// A shard's TUN read buffers: the raw read (virtio header and up to 64 KiB) and the
-/// segments it is split into, each with room to pad it in place. Segment buffers are zeroed allocations, mapped lazily, so
-/// only the pages packets touch become resident; they are kept as separate buffers
-/// because tun-rs takes them as a slice of buffers, which a read then needs no
-/// per-call array of slices for (that array cost more than the read of a small packet).
-#[derive(Debug)]
-pub struct TunReadBuffers {
-    raw: Vec<u8>,
-    segments: Vec<Vec<u8>>,
-    sizes: [usize; READ_SEGMENTS],
-    count: usize,
-}
-
-impl TunReadBuffers {
-    pub fn new() -> Self {
-        Self {
-            raw: vec![0; VIRTIO_NET_HDR_LEN + u16::MAX as usize],
-            segments: (0..READ_SEGMENTS)
-                .map(|_| vec![0; SEGMENT_BUFFER])
-                .collect(),
-            sizes: [0; READ_SEGMENTS],
-            count: 0,
-        }
-    }
-
-    /// The packets of the last read as (buffer, length): the buffer goes on past the
-    /// packet, so it can be padded in place.
-    pub(crate) fn packets_mut(&mut self) -> impl Iterator<Item = (&mut [u8], usize)> {
-        self.sizes[..self.count]
-            .iter()
-            .zip(&mut self.segments)
-            .map(|(&n, segment)| (&mut segment[..], n))
-    }
-}
-
-impl Default for TunReadBuffers {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-/// Decrypted packets waiting to be written to a TUN queue, each decrypted straight into
-/// a buffer of its own that is kept for the next batch. Buffers keep their length (a
-/// packet's is in `lens`), so reusing one costs no zeroing.
-#[derive(Default)]
-pub struct TunWriteBatch {
-    bufs: Vec<Vec<u8>>,
-    lens: Vec<usize>,
-    len: usize,
-    coalescer: Coalescer,
-}
-
-impl std::fmt::Debug for TunWriteBatch {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "TunWriteBatch({} packets)", self.len)
-    }
-}
-
-impl TunWriteBatch {
-    /// Room for a packet of at most `max` bytes. Follow with [`commit`](Self::commit)
-    /// to keep it; without, the space is reused.
-    pub fn reserve(&mut self, max: usize) -> &mut [u8] {
-        if self.bufs.len() == self.len {
-            self.bufs.push(Vec::new());
-            self.lens.push(0);
-        }
-        let buf = &mut self.bufs[self.len];
-        if buf.len() < max {
-            buf.resize(max, 0);
-        }
-        &mut buf[..max]
-    }
-
-    /// Keeps the first `len` bytes of the last reservation as a packet.
-    pub fn commit(&mut self, len: usize) {
-        self.lens[self.len] = len;
-        self.len += 1;
-    }
-
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
+    fn poll_fd(&self) -> Option<RawFd> {
+        Some(self.raw_fd())
     }
 }

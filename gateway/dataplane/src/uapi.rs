@@ -5,7 +5,7 @@
 //! A `set` is parsed and applied to a copy of the configuration in full before anything
 //! changes, so a bad line anywhere in it changes nothing.
 
-use crate::device::{DeviceConfig, DeviceReport};
+use crate::config::{DeviceConfig, DeviceReport};
 use ipnet::IpNet;
 use rustc_hash::FxHashMap;
 use std::fmt::Write as _;

@@ -7,12 +7,13 @@
 //! so an operator can see which path is in use.
 
 use crate::index_cipher::IndexCipher;
+use crate::io::{BatchSocket, Outgoing, RecvMeta};
 use nix::sys::socket::{ControlMessage, MsgFlags, MultiHeaders, SockaddrStorage, sendmmsg};
-use quinn_udp::{RecvMeta, UdpSockRef, UdpSocketState};
+use quinn_udp::{UdpSockRef, UdpSocketState};
 use socket2::{Domain, Protocol, Socket, Type};
-use std::io::{self, IoSlice, IoSliceMut};
+use std::io::{self, IoSliceMut};
 use std::net::{IpAddr, Ipv6Addr, SocketAddr, SocketAddrV6, UdpSocket};
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::{AsFd, AsRawFd, RawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
@@ -33,36 +34,6 @@ pub struct Udp {
     /// Set when the kernel refused a segmented `sendmmsg` (a device without checksum
     /// offload answers EIO); from then on every datagram goes alone.
     gso_refused: AtomicBool,
-}
-
-/// The path between a peer and this gateway: the peer's address and port, and the local
-/// address its datagrams arrive at. Replies leave from that local address, as the kernel's
-/// and wireguard-go's do ("sticky sockets"): on a host with several addresses (a
-/// floating address that moves between gateways, say) a peer hears back from the address
-/// it wrote to, and does not roam to another that may not move with the service.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Path {
-    pub remote: SocketAddr,
-    /// `None`: wherever the routing table says (a configured endpoint, before the peer
-    /// has written).
-    pub local: Option<IpAddr>,
-}
-
-impl Path {
-    pub fn to(remote: SocketAddr) -> Self {
-        Self {
-            remote,
-            local: None,
-        }
-    }
-}
-
-/// One message of a [`Udp::send_messages`] call: datagrams for one destination, laid end
-/// to end across `iov`.
-#[derive(Debug)]
-pub struct Outgoing<'a> {
-    pub to: SocketAddr,
-    pub iov: &'a [IoSlice<'a>],
 }
 
 /// The packet-info structures that name `from` as a datagram's source (each is used only
@@ -190,13 +161,6 @@ impl Udp {
         Ok(socket)
     }
 
-    /// Marks outgoing datagrams with `fwmark` (`SO_MARK`; 0 clears it), so that policy
-    /// routing (wg-quick's default-route setup) can keep them out of the tunnel.
-    pub fn set_mark(&self, fwmark: u32) -> io::Result<()> {
-        use nix::sys::socket::{setsockopt, sockopt};
-        setsockopt(&self.socket, sockopt::Mark, &fwmark).map_err(io::Error::from)
-    }
-
     /// Whether this process may set `fwmark` (it needs CAP_NET_ADMIN), tried on a
     /// throwaway socket so that a refusal changes nothing.
     pub fn check_mark(fwmark: u32) -> io::Result<()> {
@@ -205,26 +169,34 @@ impl Udp {
         setsockopt(&probe, sockopt::Mark, &fwmark).map_err(io::Error::from)
     }
 
-    pub fn local_port(&self) -> io::Result<u16> {
-        Ok(self.socket.local_addr()?.port())
+    /// `to` as this socket takes it: v4-mapped on a dual-stack socket.
+    fn destination(&self, to: SocketAddr) -> SocketAddr {
+        match (to, self.dual_stack) {
+            (SocketAddr::V4(v4), true) => {
+                SocketAddrV6::new(v4.ip().to_ipv6_mapped(), v4.port(), 0, 0).into()
+            }
+            _ => to,
+        }
     }
 
-    pub fn source(&self) -> &UdpSocket {
-        &self.socket
+    fn wait_writable(&self) -> io::Result<bool> {
+        use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+        let mut fds = [PollFd::new(self.socket.as_fd(), PollFlags::POLLOUT)];
+        let timeout =
+            PollTimeout::try_from(SEND_WAIT.as_millis() as i32).unwrap_or(PollTimeout::ZERO);
+        Ok(poll(&mut fds, timeout).map_err(io::Error::from)? > 0)
     }
+}
 
-    /// Most datagrams one GSO send may carry.
-    pub fn max_segments(&self) -> usize {
+impl BatchSocket for Udp {
+    fn max_segments(&self) -> usize {
         if self.gso_refused.load(Ordering::Relaxed) {
             return 1;
         }
         self.state.max_gso_segments()
     }
 
-    /// Receives a batch; `meta[i]` describes `bufs[i]`. Source addresses, and the local
-    /// addresses datagrams arrived at (`dst_ip`), come back in canonical form (IPv4 as
-    /// IPv4, not v4-mapped).
-    pub fn recv(&self, bufs: &mut [IoSliceMut<'_>], meta: &mut [RecvMeta]) -> io::Result<usize> {
+    fn recv(&self, bufs: &mut [IoSliceMut<'_>], meta: &mut [RecvMeta]) -> io::Result<usize> {
         let n = self
             .state
             .recv(UdpSockRef::from(&self.socket), bufs, meta)?;
@@ -235,12 +207,9 @@ impl Udp {
         Ok(n)
     }
 
-    /// Sends several messages, each to its own destination, in one `sendmmsg`, all from
-    /// the local address `from` (`None`: as routed). With `segment`, every message is cut
-    /// into datagrams of that size (the last may be shorter) by the kernel (GSO). Returns
-    /// how many messages, from the first, were sent; waits up to [`SEND_WAIT`] when the
-    /// socket buffer is full. An error is about the first message.
-    pub fn send_messages(
+    /// One `sendmmsg`, segmented by the kernel; waits up to [`SEND_WAIT`] when the socket
+    /// buffer is full.
+    fn send_messages(
         &self,
         messages: &[Outgoing<'_>],
         segment: Option<u16>,
@@ -304,28 +273,26 @@ impl Udp {
         }
     }
 
-    /// `to` as this socket takes it: v4-mapped on a dual-stack socket.
-    fn destination(&self, to: SocketAddr) -> SocketAddr {
-        match (to, self.dual_stack) {
-            (SocketAddr::V4(v4), true) => {
-                SocketAddrV6::new(v4.ip().to_ipv6_mapped(), v4.port(), 0, 0).into()
-            }
-            _ => to,
-        }
+    /// `SO_MARK`, so that policy routing (wg-quick's default-route setup) can keep the
+    /// datagrams out of the tunnel.
+    fn set_mark(&self, fwmark: u32) -> io::Result<()> {
+        use nix::sys::socket::{setsockopt, sockopt};
+        setsockopt(&self.socket, sockopt::Mark, &fwmark).map_err(io::Error::from)
     }
 
-    fn wait_writable(&self) -> io::Result<bool> {
-        use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
-        let mut fds = [PollFd::new(self.socket.as_fd(), PollFlags::POLLOUT)];
-        let timeout =
-            PollTimeout::try_from(SEND_WAIT.as_millis() as i32).unwrap_or(PollTimeout::ZERO);
-        Ok(poll(&mut fds, timeout).map_err(io::Error::from)? > 0)
+    fn local_port(&self) -> io::Result<u16> {
+        Ok(self.socket.local_addr()?.port())
+    }
+
+    fn poll_fd(&self) -> Option<RawFd> {
+        Some(self.socket.as_raw_fd())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::IoSlice;
     use std::net::Ipv4Addr;
 
     /// A datagram reports the local address it arrived at, and a reply sent from an

@@ -30,8 +30,8 @@ fn datagram_len(len: usize) -> usize {
 /// returns how many packets of each length arrived. A handshake initiation from the device
 /// is answered as a peer would and not counted: a packet read from the TUN before the
 /// device has taken the client's confirming keepalive finds a session it may not send
-/// on yet, and the device starts a handshake of its own (confirmed by a keepalive, also
-/// not counted), sending the packet after it.
+/// on yet, and the device starts a handshake of its own, sending the packet after it (a
+/// keepalive confirms that handshake only if no packet waited for it: not counted).
 fn receive_padded(peer: &mut Client, count: usize) -> BTreeMap<usize, usize> {
     let mut lengths = BTreeMap::new();
     let mut buf = vec![0u8; 65_536];

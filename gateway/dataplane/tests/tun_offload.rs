@@ -10,8 +10,10 @@
 
 use ipnet::IpNet;
 use std::net::Ipv4Addr;
+use wiregate_dataplane::io::BatchTun;
 use wiregate_dataplane::netconf;
-use wiregate_dataplane::tun::{self, TunWriteBatch};
+use wiregate_dataplane::tun;
+use wiregate_dataplane::tun_batch::TunWriteBatch;
 
 const LOCAL: Ipv4Addr = Ipv4Addr::new(10, 8, 0, 1);
 const REMOTE: Ipv4Addr = Ipv4Addr::new(10, 8, 0, 2);

@@ -365,12 +365,17 @@ impl Session {
         }
     }
 
+    /// Makes `counter` the next message's counter (a session that has sent that many).
+    pub fn skip_to(&mut self, counter: u64) {
+        self.next_counter = counter;
+    }
+
     /// A data message carrying `packet`, zero-padded to a multiple of 16 bytes.
     pub fn seal(&mut self, packet: &[u8]) -> Vec<u8> {
         let mut plain = packet.to_vec();
         plain.resize(packet.len().next_multiple_of(16), 0);
         let counter = self.next_counter;
-        self.next_counter += 1;
+        self.next_counter = counter.wrapping_add(1);
         let mut m = vec![MESSAGE_DATA, 0, 0, 0];
         m.extend_from_slice(&self.remote_index.to_le_bytes());
         m.extend_from_slice(&counter.to_le_bytes());
@@ -413,4 +418,31 @@ pub fn cookie_reply(responder: &Bytes32, initiation: &[u8], cookie: [u8; 16]) ->
     m.extend_from_slice(&nonce);
     m.extend_from_slice(&sealed);
     m
+}
+
+/// The cookie a cookie reply to `initiation` carries, from the responder whose static
+/// public key is `responder`; `None` if it does not open.
+pub fn open_cookie_reply(responder: &Bytes32, initiation: &[u8], reply: &[u8]) -> Option<[u8; 16]> {
+    use chacha20poly1305::XChaCha20Poly1305;
+    if reply.len() != 64 || reply[..4] != [MESSAGE_COOKIE, 0, 0, 0] {
+        return None;
+    }
+    let key = hash(&[LABEL_COOKIE, responder]);
+    let cookie = XChaCha20Poly1305::new(&key.into())
+        .decrypt(
+            reply[8..32].into(),
+            Payload {
+                msg: &reply[32..],
+                aad: &initiation[116..132],
+            },
+        )
+        .ok()?;
+    cookie.try_into().ok()
+}
+
+/// Gives the handshake message `m` the mac2 that `cookie` makes.
+pub fn set_mac2(m: &mut [u8], cookie: &[u8; 16]) {
+    let at = m.len() - 16;
+    let mac = mac2(cookie, &m[..at]);
+    m[at..].copy_from_slice(&mac);
 }
