@@ -15,6 +15,8 @@ mod client;
 #[cfg(target_os = "linux")]
 mod fleet;
 #[cfg(target_os = "linux")]
+mod flood;
+#[cfg(target_os = "linux")]
 mod gateway;
 #[cfg(target_os = "linux")]
 mod host;
@@ -90,6 +92,12 @@ enum Command {
     /// The gateway under load: handshakes, decrypt and encrypt capacity, memory and
     /// per-packet cost with many peers, from a load generator speaking WireGuard.
     Capacity(capacity::Args),
+    /// What a flood of handshake initiations costs the tunnels through a gateway, for
+    /// wiregate and upstream wireguard-go.
+    Flood(flood::Args),
+    /// The flood benchmark's flooder (run by `flood` in the client's namespace).
+    #[command(hide = true)]
+    FloodSend(flood::SendArgs),
 }
 
 #[cfg(target_os = "linux")]
@@ -123,6 +131,8 @@ fn main() -> ExitCode {
         }),
         Command::Tunnel(args) => tunnel::run(&args),
         Command::Capacity(args) => capacity::run(&args),
+        Command::Flood(args) => flood::run(&args),
+        Command::FloodSend(args) => flood::send_command(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -8,21 +8,21 @@
 //! and torn down. Runs go round the pairs in turn rather than one pair at a time, so
 //! whatever else loads the machine spreads over all pairs alike; figures are medians.
 
-mod daemon;
-mod implementation;
+pub(crate) mod daemon;
+pub(crate) mod implementation;
 mod interrupt;
-mod iperf;
+pub(crate) mod iperf;
 mod json;
-mod machine;
+pub(crate) mod machine;
 mod measure;
 mod pair;
-mod ping;
-mod process;
+pub(crate) mod ping;
+pub(crate) mod process;
 mod report;
 mod sustained;
 mod svg;
-mod topology;
-mod wg;
+pub(crate) mod topology;
+pub(crate) mod wg;
 
 use implementation::Binaries;
 use measure::{Settings, measure};
@@ -96,6 +96,7 @@ pub fn run(args: &Args) -> Result<(), String> {
         wiregate: args.wiregate.clone(),
         tools: args.tools.clone(),
         wiregate_shards: args.shards,
+        wireguard_go_upstream: implementation::WIREGUARD_GO_UPSTREAM.into(),
     };
     let settings = Settings {
         duration: args.duration,

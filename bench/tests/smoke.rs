@@ -127,3 +127,40 @@ fn tunnel_measures_wiregate_and_wireguard_go() {
         );
     }
 }
+
+/// The flood benchmark's first two floods against both gateways (Debian's wireguard-go
+/// standing in for upstream's, which CI does not have): every flood was sent at its rate
+/// and the transfer under it measured.
+#[test]
+fn flood_measures_both_gateways_under_a_flood() {
+    let (bench, wiregate) = binaries();
+    let report = run(
+        &bench,
+        &[
+            "flood",
+            "--wiregate",
+            wiregate.to_str().unwrap(),
+            "--wireguard-go",
+            "/usr/bin/wireguard-go",
+            "--quick",
+            "--runs",
+            "1",
+            "--duration",
+            "1",
+        ],
+    );
+    let text = report.to_string();
+    let runs = report["runs"].as_array().expect("runs");
+    let gateways: Vec<&str> = runs.iter().filter_map(|r| r["gateway"].as_str()).collect();
+    assert_eq!(gateways, ["wiregate", "wireguard-go-upstream"], "{text}");
+    for run in runs {
+        assert!(run["no_flood_gbps"].as_f64().unwrap_or(0.0) > 0.0, "{text}");
+        let floods = run["floods"].as_array().expect("floods");
+        assert_eq!(floods.len(), 2, "{text}");
+        for flood in floods {
+            let sent = flood["sent_per_second"].as_f64().unwrap_or(0.0);
+            assert!(sent > 25_000.0, "the flooder fell short: {text}");
+            assert!(flood["tcp_gbps"].as_f64().unwrap_or(0.0) > 0.0, "{text}");
+        }
+    }
+}

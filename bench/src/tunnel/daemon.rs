@@ -73,6 +73,10 @@ impl Daemon {
         self.program.output_tail()
     }
 
+    pub fn pid(&self) -> u32 {
+        self.program.pid()
+    }
+
     /// CPU seconds (user + system, all threads) used so far.
     pub fn cpu_seconds(&self) -> Result<f64, String> {
         crate::host::cpu(self.program.pid()).map(|cpu| cpu.total())

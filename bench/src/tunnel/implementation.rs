@@ -14,6 +14,8 @@ pub enum Implementation {
     WireguardGo,
     Boringtun,
     Gotatun,
+    /// Upstream's newest wireguard-go (TUN offloads, UDP GSO/GRO), a static build.
+    WireguardGoUpstream,
 }
 
 /// Where the binaries are, from the command line.
@@ -24,7 +26,12 @@ pub struct Binaries {
     pub tools: PathBuf,
     /// wiregate's `--shards`; None: its default (one per core).
     pub wiregate_shards: Option<usize>,
+    /// Upstream's wireguard-go.
+    pub wireguard_go_upstream: PathBuf,
 }
+
+/// Where the newest upstream wireguard-go is kept, from the repository's root.
+pub const WIREGUARD_GO_UPSTREAM: &str = "../shared/anchors/wireguard-go-0.0.20250522";
 
 /// Debian's package puts it here.
 const WIREGUARD_GO: &str = "/usr/bin/wireguard-go";
@@ -43,6 +50,7 @@ impl Implementation {
             Self::WireguardGo => "wireguard-go",
             Self::Boringtun => "boringtun",
             Self::Gotatun => "gotatun",
+            Self::WireguardGoUpstream => "wireguard-go-upstream",
         }
     }
 
@@ -65,6 +73,10 @@ impl Implementation {
                 binaries.tools.join("gotatun"),
                 "`bench/run` installs it (cargo install gotatun-cli --version 0.10.2)",
             ),
+            Self::WireguardGoUpstream => (
+                binaries.wireguard_go_upstream.clone(),
+                "a static build of upstream wireguard-go (../shared/anchors/README.md)",
+            ),
         };
         if path.is_file() {
             Ok(path)
@@ -83,7 +95,7 @@ impl Implementation {
                 }
                 args
             }
-            Self::WireguardGo => vec!["-f".into()],
+            Self::WireguardGo | Self::WireguardGoUpstream => vec!["-f".into()],
             // One thread as asked of this comparison; we are root already, so there is
             // nothing to drop to (and dropping would lose the rights to the TUN device).
             Self::Boringtun => [

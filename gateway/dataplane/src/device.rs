@@ -251,6 +251,7 @@ impl Device {
                 out: crate::send::SendBatch::new(),
                 tun_out: TunWriteBatch::default(),
                 handshakes: Default::default(),
+                cookie_replies: Default::default(),
                 ratelimit: ratelimit.clone(),
                 pending: (0..shards).map(|_| Default::default()).collect(),
                 scratch: vec![0; wiregate_core::protocol::MAX_IP_PACKET + 256],

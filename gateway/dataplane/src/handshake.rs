@@ -9,6 +9,13 @@
 //! valid cookie MAC (mac2); otherwise it gets a cookie reply, which costs no
 //! Diffie-Hellman. A fixed rate would send cookies to thousands of peers rekeying in
 //! normal operation; a queue that keeps up never does.
+//!
+//! One thing differs from the kernel: initiations turned away for want of a cookie keep
+//! the load on while they come as fast as would have filled that eighth of the queue in
+//! a second. The kernel's load ends a second after its queue was last long, though the
+//! flood goes on; the next initiations are queued again, and each of those costs
+//! Diffie-Hellmans until the queue is long again: a burst of hundreds every second, on
+//! the shard that carries data too.
 
 use crate::io::Path;
 use std::collections::VecDeque;
@@ -35,6 +42,8 @@ pub(crate) struct Pending {
 pub(crate) struct HandshakeQueue {
     pending: VecDeque<Pending>,
     under_load_until: Option<Instant>,
+    /// Initiations turned away for want of a cookie in the second that began then.
+    turned_away: Option<(Instant, usize)>,
 }
 
 impl HandshakeQueue {
@@ -45,6 +54,21 @@ impl HandshakeQueue {
             return true;
         }
         self.under_load_until.is_some_and(|until| now < until)
+    }
+
+    /// Notes an initiation turned away under load for want of a cookie: as many in a
+    /// second as would make the queue long keep the load on.
+    pub fn turned_away(&mut self, now: Instant) {
+        let (since, count) = match self.turned_away {
+            Some((since, count)) if now.saturating_duration_since(since) < UNDER_LOAD_AFTER => {
+                (since, count + 1)
+            }
+            _ => (now, 1),
+        };
+        self.turned_away = Some((since, count));
+        if count >= UNDER_LOAD_LENGTH {
+            self.under_load_until = Some(now + UNDER_LOAD_AFTER);
+        }
     }
 
     /// Queues an initiation (`data` is exactly one); false if the queue is full.
@@ -99,6 +123,40 @@ mod tests {
         while q.pop().is_some() {}
         assert!(q.under_load(t0 + Duration::from_millis(999)), "lingers");
         assert!(!q.under_load(t0 + UNDER_LOAD_AFTER), "and ends");
+    }
+
+    /// Under load, initiations turned away for want of a cookie at the rate that makes
+    /// load keep it on; fewer let it end on time.
+    #[test]
+    fn a_flood_of_initiations_without_cookies_keeps_the_load_on() {
+        let mut q = HandshakeQueue::default();
+        let t0 = Instant::now();
+        let init = [0u8; HANDSHAKE_INITIATION_LEN];
+        for _ in 0..UNDER_LOAD_LENGTH {
+            assert!(q.push(FROM, &init));
+        }
+        assert!(q.under_load(t0));
+        while q.pop().is_some() {}
+        let tick = UNDER_LOAD_AFTER / UNDER_LOAD_LENGTH as u32;
+        let mut t = t0;
+        for _ in 0..3 * UNDER_LOAD_LENGTH {
+            t += tick;
+            q.turned_away(t);
+        }
+        assert!(
+            q.under_load(t + UNDER_LOAD_AFTER / 2),
+            "a flood keeps it on"
+        );
+        let mut q2 = HandshakeQueue::default();
+        for _ in 0..UNDER_LOAD_LENGTH {
+            q2.push(FROM, &init);
+        }
+        assert!(q2.under_load(t0));
+        while q2.pop().is_some() {}
+        for i in 0..UNDER_LOAD_LENGTH as u32 / 2 {
+            q2.turned_away(t0 + 2 * tick * i);
+        }
+        assert!(!q2.under_load(t0 + UNDER_LOAD_AFTER), "a trickle does not");
     }
 
     #[test]

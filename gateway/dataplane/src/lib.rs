@@ -25,6 +25,7 @@ pub mod allowedips;
 mod checksum;
 mod coalesce;
 pub mod config;
+mod cookie;
 mod handoff;
 mod handshake;
 pub mod index;

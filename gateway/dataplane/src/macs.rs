@@ -23,7 +23,7 @@ pub(crate) const MAC_LEN: usize = 16;
 /// every two minutes, and the kernel leaves five seconds for the reply's journey.
 const COOKIE_USABLE: Duration = COOKIE_SECRET_MAX_AGE.saturating_sub(Duration::from_secs(5));
 
-fn hash(label: &[u8], public: &[u8; 32]) -> [u8; 32] {
+pub(crate) fn hash(label: &[u8], public: &[u8]) -> [u8; 32] {
     Blake2s256::new()
         .chain_update(label)
         .chain_update(public)
@@ -31,7 +31,7 @@ fn hash(label: &[u8], public: &[u8; 32]) -> [u8; 32] {
         .into()
 }
 
-fn mac(key: &[u8], data: &[u8]) -> [u8; MAC_LEN] {
+pub(crate) fn mac(key: &[u8], data: &[u8]) -> [u8; MAC_LEN] {
     let mut m = <Blake2sMac<U16> as KeyInit>::new_from_slice(key).expect("keys of 16 or 32 bytes");
     m.update(data);
     m.finalize_fixed().into()
@@ -68,6 +68,11 @@ impl MacKeys {
     pub fn mac1_valid(&self, message: &[u8]) -> bool {
         let at = mac1_at(message);
         mac(&self.mac1, &message[..at])[..] == message[at..at + MAC_LEN]
+    }
+
+    /// The key cookie replies to this key's owner's messages are sealed with.
+    pub fn cookie_key(&self) -> &[u8; 32] {
+        &self.cookie
     }
 
     /// Writes the mac1 of a message (its bytes before mac1) and returns it.

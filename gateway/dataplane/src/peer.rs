@@ -1,6 +1,7 @@
 //! A peer as its shard holds it: the Noise state machine (boringtun's `Tunn`), where to
 //! send, and the counters the control plane reads.
 
+use crate::cookie::CookieGiver;
 use crate::index::PeerRef;
 use crate::io::Path;
 use crate::macs::MacKeys;
@@ -18,16 +19,15 @@ use wiregate_core::{PresharedKey, PrivateKey, PublicKey};
 /// The tunnel's own keys, shared by all its shards.
 ///
 /// Whether a handshake needs a cookie is decided by each shard's handshake queue (see
-/// `handshake.rs`), not by boringtun's fixed-rate limiter, so the tunnel has two of
-/// boringtun's limiters, each pinned to one answer: `mac1` checks the MAC only (it never
-/// counts up to its limit) and is also the one every peer's `Tunn` uses, so the owner
-/// shard never answers with a cookie; `cookie` is always under load, so it demands a
-/// valid mac2 and otherwise writes the cookie reply.
+/// `handshake.rs`), and initiations are checked on arrival by `cookies` (mac1, and
+/// under load mac2; `cookie.rs`). Every peer's `Tunn` is given `mac1`, a boringtun
+/// limiter that never counts up to its limit, so the owner shard checks mac1 again and
+/// never answers with a cookie itself.
 pub(crate) struct Identity {
     pub private: x25519::StaticSecret,
     pub public: x25519::PublicKey,
     pub mac1: Arc<RateLimiter>,
-    pub cookie: RateLimiter,
+    pub cookies: CookieGiver,
     /// Our own MAC keys, for handshake responses whose receiver index is rewritten.
     pub macs: MacKeys,
 }
@@ -38,7 +38,7 @@ impl Identity {
         let public = x25519::PublicKey::from(&private);
         Self {
             mac1: Arc::new(RateLimiter::new(&public, u64::MAX)),
-            cookie: RateLimiter::new(&public, 0),
+            cookies: CookieGiver::new(public.as_bytes(), std::time::Instant::now()),
             macs: MacKeys::new(public.as_bytes()),
             private,
             public,

@@ -23,7 +23,7 @@ const IDLE: Duration = Duration::from_secs(1);
 
 /// Who a bucket is for: an IPv4 address, or an IPv6 /64 (one host can hold a whole /64).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-enum Source {
+pub(crate) enum Source {
     V4(u32),
     V6(u64),
 }

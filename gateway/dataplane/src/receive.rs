@@ -231,52 +231,48 @@ impl Shard {
     }
 
     /// Checks an initiation's MAC (and, under load, its cookie) and queues it; it is
-    /// opened later, after the batch's data (see `handshake.rs`).
+    /// opened later, after the batch's data (see `handshake.rs`). Under load, one without
+    /// a valid cookie is answered with a cookie reply, at most once every 4 s per source
+    /// (`cookie.rs`), and one with a cookie is held to its source's share.
     fn handle_initiation(&mut self, from: Path, data: &[u8]) {
         let routing = self.routing.load();
         let Some(identity) = routing.identity.as_ref() else {
             return bump(&self.stats.drop_unknown_peer, 1);
         };
-        let under_load = self.handshakes.under_load(self.now);
-        let checker = if under_load {
+        let cookies = &identity.cookies;
+        if !cookies.mac1_valid(data) {
+            return bump(&self.stats.drop_bad_mac, 1);
+        }
+        if low_order_ephemeral(Some(MESSAGE_HANDSHAKE_INITIATION), data) {
+            bump(&self.stats.drop_low_order_key, 1);
+            return bump(&self.stats.handshake_failures, 1);
+        }
+        if self.handshakes.under_load(self.now) {
             // Published for metrics: rare (only under load) and one store.
             self.stats
                 .set_under_load_until(SystemTime::now() + handshake::UNDER_LOAD_AFTER);
-            &identity.cookie
-        } else {
-            &*identity.mac1
-        };
-        match checker.verify_packet(Some(from.remote.ip()), data, &mut self.scratch) {
-            Ok(Packet::HandshakeInit(_))
-                if low_order_ephemeral(Some(MESSAGE_HANDSHAKE_INITIATION), data) =>
-            {
-                bump(&self.stats.drop_low_order_key, 1);
-                bump(&self.stats.handshake_failures, 1);
-            }
-            Ok(Packet::HandshakeInit(_))
-                if under_load
-                    && !self
-                        .ratelimit
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .allow(from.remote.ip(), self.now) =>
-            {
-                bump(&self.stats.drop_ratelimited, 1);
-            }
-            Ok(Packet::HandshakeInit(_)) => {
-                if self.handshakes.push(from, data) {
-                    bump(&self.stats.handshake_initiations, 1);
-                } else {
-                    bump(&self.stats.drop_queue_full, 1);
+            if !cookies.mac2_valid(data, from.remote, self.now) {
+                self.handshakes.turned_away(self.now);
+                if !self.cookie_replies.allow(from.remote.ip(), self.now) {
+                    return bump(&self.stats.drop_cookie_limited, 1);
                 }
-            }
-            Ok(_) => bump(&self.stats.drop_malformed, 1),
-            Err(TunnResult::WriteToNetwork(cookie)) => {
+                let reply = cookies.reply(data, from.remote, self.now);
                 bump(&self.stats.cookie_replies, 1);
-                self.out.push(from, cookie, &*self.udp, &self.stats);
+                return self.out.push(from, &reply, &*self.udp, &self.stats);
             }
-            Err(TunnResult::Err(e)) => count_error(&self.stats, &e),
-            Err(_) => bump(&self.stats.drop_bad_mac, 1),
+            let allowed = self
+                .ratelimit
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .allow(from.remote.ip(), self.now);
+            if !allowed {
+                return bump(&self.stats.drop_ratelimited, 1);
+            }
+        }
+        if self.handshakes.push(from, data) {
+            bump(&self.stats.handshake_initiations, 1);
+        } else {
+            bump(&self.stats.drop_queue_full, 1);
         }
     }
 

@@ -151,6 +151,8 @@ pub(crate) struct Shard {
     pub out: SendBatch,
     /// Initiations waiting to be opened.
     pub handshakes: HandshakeQueue,
+    /// When each source was last sent a cookie reply (`cookie.rs`).
+    pub cookie_replies: crate::cookie::ReplyLimiter,
     /// Per-source limits on initiations under load, shared by the device's shards (a
     /// source's datagrams may reach any of them).
     pub ratelimit: Arc<std::sync::Mutex<crate::ratelimit::RateLimiter>>,

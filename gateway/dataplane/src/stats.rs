@@ -149,6 +149,8 @@ counters! {
     drop_queue_full,
     /// Handshake initiations over their source's limit under load (20 a second, burst 5, per IPv4 address or IPv6 /64), or from a new source while the limiter's table is full.
     drop_ratelimited,
+    /// Handshake initiations without a valid cookie under load from a source that was sent a cookie reply less than 4 s ago: not answered again.
+    drop_cookie_limited,
     /// Packets that could not be written to the TUN device or the socket.
     drop_io,
 }
