@@ -2,11 +2,11 @@
 //! mac1 and, under load, its mac2, and sealing cookie replies, at most one per source
 //! every four seconds.
 //!
-//! A cookie is MAC(secret, source address and port), and the secret changes every two
-//! minutes, as the kernel's does. Here the secret of each two-minute epoch is derived
-//! from one random key (HASH(key || epoch)), so every shard of a device computes the same
-//! cookie without sharing state or taking a lock: a retry that lands on another shard
-//! than its cookie reply came from is still let through.
+//! The kernel's cookie is MAC(secret, source address and port), its secret changing every
+//! two minutes. Here one random key stands for every epoch's secret: the cookie is
+//! MAC(key, epoch, source address and port), so it changes every two minutes just the
+//! same, and every shard of a device computes it without sharing state or taking a lock:
+//! a retry that lands on another shard than its cookie reply came from is let through.
 //!
 //! Under a flood of initiations with a valid mac1 (mac1 needs only our public key), each
 //! would be answered with a cookie reply: a seal, a MAC and a datagram each, which is
@@ -95,19 +95,25 @@ impl CookieGiver {
         reply
     }
 
-    /// MAC(this epoch's secret, source address and port), the address as 16 bytes.
+    /// MAC(key, epoch, source address and port), the address as 16 bytes.
     fn cookie(&self, from: SocketAddr, now: Instant) -> [u8; MAC_LEN] {
         let epoch =
             now.saturating_duration_since(self.born).as_secs() / COOKIE_SECRET_MAX_AGE.as_secs();
-        let secret = crate::macs::hash(&self.key, &epoch.to_le_bytes());
         let ip = match from.ip() {
             IpAddr::V4(v4) => v4.to_ipv6_mapped(),
             IpAddr::V6(v6) => v6,
         };
-        let mut source = [0u8; 18];
-        source[..16].copy_from_slice(&ip.octets());
-        source[16..].copy_from_slice(&from.port().to_be_bytes());
-        mac(&secret, &source)
+        let mut input = [0u8; 8 + 18];
+        input[..8].copy_from_slice(&epoch.to_le_bytes());
+        input[8..24].copy_from_slice(&ip.octets());
+        input[24..].copy_from_slice(&from.port().to_be_bytes());
+        mac(&self.key, &input)
+    }
+
+    /// Our MAC keys: the mac1 of messages to us, and the key our cookie replies are
+    /// sealed with.
+    pub fn keys(&self) -> &MacKeys {
+        &self.keys
     }
 }
 

@@ -23,7 +23,7 @@ pub(crate) const MAC_LEN: usize = 16;
 /// every two minutes, and the kernel leaves five seconds for the reply's journey.
 const COOKIE_USABLE: Duration = COOKIE_SECRET_MAX_AGE.saturating_sub(Duration::from_secs(5));
 
-pub(crate) fn hash(label: &[u8], public: &[u8]) -> [u8; 32] {
+fn hash(label: &[u8], public: &[u8; 32]) -> [u8; 32] {
     Blake2s256::new()
         .chain_update(label)
         .chain_update(public)

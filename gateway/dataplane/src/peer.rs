@@ -4,7 +4,6 @@
 use crate::cookie::CookieGiver;
 use crate::index::PeerRef;
 use crate::io::Path;
-use crate::macs::MacKeys;
 use crate::sessions::Noise;
 use crate::stats::{PeerStats, ShardStats};
 use boringtun::noise::Tunn;
@@ -27,9 +26,8 @@ pub(crate) struct Identity {
     pub private: x25519::StaticSecret,
     pub public: x25519::PublicKey,
     pub mac1: Arc<RateLimiter>,
+    /// Also our own MAC keys, for handshake responses whose receiver index is rewritten.
     pub cookies: CookieGiver,
-    /// Our own MAC keys, for handshake responses whose receiver index is rewritten.
-    pub macs: MacKeys,
 }
 
 impl Identity {
@@ -39,7 +37,6 @@ impl Identity {
         Self {
             mac1: Arc::new(RateLimiter::new(&public, u64::MAX)),
             cookies: CookieGiver::new(public.as_bytes(), std::time::Instant::now()),
-            macs: MacKeys::new(public.as_bytes()),
             private,
             public,
         }

@@ -10,7 +10,7 @@ use crate::io::Path;
 use crate::io::RecvMeta;
 use crate::peer::{Peer, remember_initiation, roam};
 use crate::routing::Owner;
-use crate::sessions::{owner_of, unwrap_data, unwrap_response};
+use crate::sessions::{index_at, owner_of, unwrap_data, unwrap_response};
 use crate::shard::Shard;
 use crate::stats::bump;
 use boringtun::noise::errors::WireGuardError;
@@ -60,10 +60,6 @@ const IPV4_HEADER_LEN: usize = 20;
 /// its sender index.
 const RECEIVER_AT: usize = 4;
 const RESPONSE_RECEIVER_AT: usize = 8;
-
-fn index_at(data: &[u8], at: usize) -> Option<u32> {
-    Some(u32::from_le_bytes(data.get(at..at + 4)?.try_into().ok()?))
-}
 
 /// A data message's counter (its nonce); 0 if the message is too short to carry one.
 fn data_counter(data: &[u8]) -> u64 {
@@ -193,7 +189,7 @@ impl Shard {
                 let Some(identity) = self.identity.as_deref() else {
                     return bump(&self.stats.drop_unknown_index, 1);
                 };
-                if !unwrap_response(data, internal, &identity.macs) {
+                if !unwrap_response(data, internal, identity.cookies.keys()) {
                     return bump(&self.stats.drop_bad_mac, 1);
                 }
             }

@@ -76,13 +76,11 @@ pub(crate) struct SessionIndices {
     by_wire: FxHashMap<u32, u32>,
 }
 
-fn read_index(message: &[u8], at: usize) -> u32 {
-    u32::from_le_bytes([
-        message[at],
-        message[at + 1],
-        message[at + 2],
-        message[at + 3],
-    ])
+/// The index a message carries at byte `at`; `None` if it is too short to carry one.
+pub(crate) fn index_at(message: &[u8], at: usize) -> Option<u32> {
+    Some(u32::from_le_bytes(
+        message.get(at..at + 4)?.try_into().ok()?,
+    ))
 }
 
 fn write_index(message: &mut [u8], at: usize, index: u32) {
@@ -121,7 +119,9 @@ impl SessionIndices {
         {
             return;
         }
-        let internal = read_index(message, 4);
+        let Some(internal) = index_at(message, 4) else {
+            return;
+        };
         let session = internal as usize % SESSION_SLOTS;
         let old = std::mem::replace(&mut noise.wire[session], NONE);
         if old != NONE {
@@ -203,9 +203,9 @@ mod tests {
         for _ in 0..1000 {
             let boringtuns = match noise.tunn.format_handshake_initiation(&mut buf, true) {
                 boringtun::noise::TunnResult::WriteToNetwork(m) => {
-                    let internal = read_index(m, 4);
+                    let internal = index_at(m, 4).unwrap();
                     table.outgoing(&mut noise, m, Instant::now());
-                    let wire = read_index(m, 4);
+                    let wire = index_at(m, 4).unwrap();
                     assert!(seen.insert(wire), "an index came again");
                     assert_eq!(cipher.shard_of(wire), 3);
                     assert_eq!(table.lookup(wire), Some(internal));
@@ -230,7 +230,7 @@ mod tests {
         forged[8] ^= 1;
         assert!(!unwrap_response(&mut forged, 77, &ours));
         assert!(unwrap_response(&mut response, 77, &ours));
-        assert_eq!(read_index(&response, 8), 77);
+        assert_eq!(index_at(&response, 8).unwrap(), 77);
         assert!(ours.mac1_valid(&response));
     }
 }
