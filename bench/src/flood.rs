@@ -185,7 +185,7 @@ fn measure(
     let free = transfer.tcp(1, args.duration)?;
     eprintln!("  no flood: {:.2} Gbit/s", free / 1e9);
     let to = format!("{}:{LISTEN_PORT}", s.underlay);
-    let rss_before = rss_kib(server.pid())?;
+    let rss_before = crate::host::rss_kib(server.pid())?;
     let mut results = Vec::new();
     for &&(name, valid, rate, sources) in floods {
         std::thread::sleep(SETTLE);
@@ -211,7 +211,7 @@ fn measure(
             "sent_per_second": rate_sent, "tcp_gbps": during / 1e9, "kept": during / free,
         }));
     }
-    let rss_after = rss_kib(server.pid())?;
+    let rss_after = crate::host::rss_kib(server.pid())?;
     let new_peer = if args.quick {
         None
     } else {
@@ -248,9 +248,7 @@ fn new_peer_handshake(
         &allowed,
     ]))?;
     let _client = Daemon::start(Implementation::WireguardGoUpstream, c, "wgbn", binaries)?;
-    let mut key_file = tempfile::NamedTempFile::new().map_err(|e| format!("key file: {e}"))?;
-    std::io::Write::write_all(&mut key_file, format!("{}\n", keys.private).as_bytes())
-        .map_err(|e| format!("key file: {e}"))?;
+    let key_file = keys.private_key_file()?;
     let endpoint = format!("{}:{LISTEN_PORT}", s.underlay);
     let server_net = format!("{}/32", s.tunnel);
     run_ok(
@@ -417,17 +415,6 @@ fn decode_key(text: &str) -> Result<[u8; 32], String> {
         .ok()
         .and_then(|b| b.try_into().ok())
         .ok_or_else(|| format!("not a base64 key: {text}"))
-}
-
-/// Resident memory of a process, KiB.
-fn rss_kib(pid: u32) -> Result<u64, String> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .map_err(|e| format!("/proc/{pid}/status: {e}"))?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .ok_or_else(|| format!("no VmRSS for {pid}"))
 }
 
 /// Medians by gateway and flood: throughput kept, and valid against garbage.

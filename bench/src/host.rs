@@ -26,6 +26,17 @@ impl Cpu {
     }
 }
 
+/// Resident memory now (VmRSS), in KiB.
+pub fn rss_kib(pid: u32) -> Result<u64, String> {
+    let path = format!("/proc/{pid}/status");
+    let status = std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .ok_or_else(|| format!("no VmRSS in {path}"))
+}
+
 /// utime and stime of /proc/PID/stat (fields 14 and 15), which count the whole process,
 /// every thread included.
 pub fn cpu(pid: u32) -> Result<Cpu, String> {

@@ -158,7 +158,7 @@ impl Dropin {
     }
 
     pub fn rss_kib(&self) -> Result<u64, String> {
-        procfs::rss_kib(self.pid()).map_err(|e| self.fail(&e))
+        crate::host::rss_kib(self.pid()).map_err(|e| self.fail(&e))
     }
 
     /// The TUN's counters.

@@ -1,19 +1,9 @@
-//! What /proc tells about a process and its network namespace: resident memory,
-//! interface counters and UDP counters. `/proc/<pid>/net/` shows the namespace of that
+//! What /proc tells about a process's network namespace: interface counters and UDP
+//! counters (its resident memory is `host::rss_kib`). `/proc/<pid>/net/` shows the namespace of that
 //! process, so the gateway's TUN is read from outside its namespace without `ip netns exec`.
 
 fn read(path: &str) -> Result<String, String> {
     std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))
-}
-
-/// Resident memory now (VmRSS), in KiB.
-pub fn rss_kib(pid: u32) -> Result<u64, String> {
-    let status = read(&format!("/proc/{pid}/status"))?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .ok_or_else(|| format!("no VmRSS in /proc/{pid}/status"))
 }
 
 /// One interface's counters from /proc/<pid>/net/dev. RX and TX are the kernel's view:

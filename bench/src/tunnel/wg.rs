@@ -23,6 +23,14 @@ pub struct KeyPair {
 }
 
 impl KeyPair {
+    /// The private key in a temporary file, as `wg` reads private keys only from files;
+    /// it is deleted when the returned handle is dropped.
+    pub fn private_key_file(&self) -> Result<tempfile::NamedTempFile, String> {
+        let mut file = tempfile::NamedTempFile::new().map_err(|e| format!("key file: {e}"))?;
+        writeln!(file, "{}", self.private).map_err(|e| format!("key file: {e}"))?;
+        Ok(file)
+    }
+
     pub fn generate() -> Self {
         let mut secret = [0u8; 32];
         rand::rngs::OsRng.fill_bytes(&mut secret);
@@ -48,9 +56,7 @@ pub struct Side<'a> {
 /// Gives `own` its key and `peer` as its only peer (endpoint on the underlay, the peer's
 /// tunnel address as allowed IPs), then its address, MTU and link up.
 pub fn configure(own: &Side, peer: &Side) -> Result<(), String> {
-    // `wg` reads private keys only from files; this one lives as long as the call.
-    let mut key_file = tempfile::NamedTempFile::new().map_err(|e| format!("key file: {e}"))?;
-    writeln!(key_file, "{}", own.keys.private).map_err(|e| format!("key file: {e}"))?;
+    let key_file = own.keys.private_key_file()?;
     let endpoint = format!("{}:{LISTEN_PORT}", peer.end.underlay);
     let allowed = format!("{}/32", peer.end.tunnel);
     run_ok(
